@@ -1,0 +1,163 @@
+"""The one place that decides whether arrays live in NumPy (CPU) or CuPy (GPU).
+
+Every other module gets its array module from here::
+
+    from minigrad.backend import xp          # numpy or cupy
+    from minigrad import backend
+    h = xp.maximum(x, 0)                     # runs wherever x lives
+    loss_value = backend.to_float(loss)      # explicit host conversion, at the edge
+
+The backend is chosen once, at import, from the environment variable
+``MINIGRAD_BACKEND``:
+
+- ``numpy`` (default): arrays are NumPy arrays on the CPU.
+- ``cupy``: arrays are CuPy arrays on an NVIDIA GPU. If CuPy is missing or no
+  CUDA device is usable, importing minigrad stops at once with one message that
+  says what is missing and how to install it.
+- ``fakecupy``: a CPU stand-in for CuPy (``minigrad/_fakecupy.py``) whose arrays
+  refuse implicit conversion to NumPy, exactly where real CuPy would. The test
+  suite runs under it to prove that no code path copies device arrays to the
+  host by accident.
+
+Conventions the rest of the package follows:
+
+- Arrays are created through ``xp`` (``xp.zeros``, ``xp.asarray``) with an
+  explicit dtype; ``DEFAULT_DTYPE`` is float32 for training. Gradient checks use
+  float64 (``minigrad.gradcheck`` casts a layer with ``layer.astype``).
+- Initial weights are drawn on the host from a seeded ``numpy.random.Generator``
+  (``make_rng``) and moved with ``to_device``, so a seed gives the same network
+  on every backend. Per-batch randomness that must stay on the device (dropout
+  masks) uses ``device_rng``.
+- Host conversion (``to_numpy``, ``to_float``) happens only at the edges:
+  logging, plotting, saving.
+"""
+import importlib
+import os
+
+import numpy
+
+BACKENDS = ("numpy", "cupy", "fakecupy")
+DEFAULT_DTYPE = numpy.float32
+
+_CUPY_HELP = (
+    "Install the CUDA 12 build of CuPy with  pip install -e \".[gpu]\"  "
+    "(or  pip install cupy-cuda12x), or unset MINIGRAD_BACKEND to use NumPy on the CPU."
+)
+
+
+class BackendError(RuntimeError):
+    """The requested backend cannot be used on this machine."""
+
+
+def load_backend(name):
+    """Return the array module for backend ``name`` or raise a clear error.
+
+    Args:
+        name: one of ``BACKENDS`` (case-insensitive, surrounding spaces ignored).
+    Returns:
+        the array module (``numpy``, ``cupy`` or ``minigrad._fakecupy``).
+    Raises:
+        ValueError: unknown name; the message lists the valid ones.
+        BackendError: ``cupy`` asked for but CuPy or a CUDA device is missing.
+    """
+    key = name.strip().lower()
+    if key not in BACKENDS:
+        raise ValueError(
+            f"MINIGRAD_BACKEND={name!r} is not a backend; valid backends are: "
+            + ", ".join(BACKENDS))
+    if key == "numpy":
+        return numpy
+    if key == "fakecupy":
+        return importlib.import_module("minigrad._fakecupy")
+    try:
+        cupy = importlib.import_module("cupy")
+    except ImportError as err:
+        raise BackendError(
+            f"MINIGRAD_BACKEND=cupy but CuPy is not installed ({err}). " + _CUPY_HELP) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # CUDARuntimeError, missing driver library, ...
+        raise BackendError(
+            "MINIGRAD_BACKEND=cupy but no usable CUDA device was found "
+            f"(CuPy reported: {err}). Check the NVIDIA driver with nvidia-smi, "
+            "or unset MINIGRAD_BACKEND to use NumPy on the CPU.") from None
+    if count < 1:
+        raise BackendError(
+            "MINIGRAD_BACKEND=cupy but CuPy sees no CUDA device. "
+            "Check the NVIDIA driver with nvidia-smi, or unset MINIGRAD_BACKEND to use NumPy.")
+    return cupy
+
+
+NAME = os.environ.get("MINIGRAD_BACKEND", "numpy").strip().lower() or "numpy"
+try:
+    xp = load_backend(NAME)
+except BackendError as _err:
+    raise SystemExit(f"minigrad: {_err}") from None
+
+
+def on_gpu():
+    """True when arrays live on a (real or stand-in) device, not in NumPy."""
+    return xp is not numpy
+
+
+def describe():
+    """One line naming the backend and device, for lesson and benchmark output."""
+    if NAME == "cupy":
+        dev = xp.cuda.Device()
+        props = xp.cuda.runtime.getDeviceProperties(dev.id)
+        gpu = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        return f"backend cupy {xp.__version__} on GPU {dev.id}: {gpu}"
+    if NAME == "fakecupy":
+        return "backend fakecupy (CPU stand-in for CuPy, for tests)"
+    return f"backend numpy {numpy.__version__} on CPU"
+
+
+def to_device(a, dtype=None):
+    """Host (or device) array -> array of the active backend, optionally cast.
+
+    Args:
+        a: array-like of any shape.
+        dtype: target dtype or None to keep it.
+    """
+    return xp.asarray(a, dtype=dtype)
+
+
+def to_numpy(a):
+    """Backend array -> NumPy array on the host (explicit copy from a device)."""
+    if isinstance(a, numpy.ndarray):
+        return a
+    if xp is not numpy and isinstance(a, xp.ndarray):
+        return xp.asnumpy(a)
+    return numpy.asarray(a)
+
+
+def to_float(a):
+    """0-d or one-element backend array -> Python float (explicit host sync)."""
+    return float(to_numpy(a).reshape(()))
+
+
+def is_array(a):
+    """True for an array of the active backend (NumPy arrays count under numpy)."""
+    return isinstance(a, xp.ndarray)
+
+
+def make_rng(seed=None):
+    """A host ``numpy.random.Generator`` for initial weights and shuffling.
+
+    Args:
+        seed: int, an existing Generator (returned as is) or None (fresh entropy:
+            not reproducible; lessons and tests always pass a seed).
+    """
+    if isinstance(seed, numpy.random.Generator):
+        return seed
+    return numpy.random.default_rng(seed)
+
+
+def device_rng(rng):
+    """A generator of the active backend, seeded from the host generator ``rng``.
+
+    Used for per-batch draws that should not cross the host-device boundary
+    (dropout masks). Under NumPy this is simply another NumPy Generator.
+    """
+    seed = int(make_rng(rng).integers(2**63 - 1))
+    return xp.random.default_rng(seed)

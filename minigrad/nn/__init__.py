@@ -1,0 +1,15 @@
+"""Layers with explicit forward and backward passes. See ``base.py`` for the protocol."""
+from .activations import Dropout, ReLU, Sigmoid, Tanh, sigmoid
+from .base import Layer, Sequential
+from .batchnorm import BatchNorm, BatchNorm2d
+from .conv import Conv2d, MaxPool2d, col2im, im2col
+from .linear import Flatten, Linear
+from .losses import l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
+from .rnn import RNN, LastStep, TemporalLinear
+
+__all__ = [
+    "Layer", "Sequential", "Linear", "Flatten", "Conv2d", "MaxPool2d", "im2col", "col2im",
+    "ReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
+    "RNN", "TemporalLinear", "LastStep",
+    "softmax_cross_entropy", "mse_loss", "l1_penalty", "l2_penalty",
+]

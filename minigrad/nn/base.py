@@ -1,0 +1,171 @@
+"""The layer protocol every layer in ``minigrad.nn`` follows.
+
+A layer is an object with
+
+- ``params``: dict name -> array, the trainable parameters;
+- ``grads``: dict with the same keys, filled by ``backward`` with the exact
+  gradients of the loss with respect to each parameter. ``backward`` assigns
+  fresh arrays (it never accumulates), so calling it twice gives the same result;
+- ``buffers``: dict name -> array of state that is saved with the model but not
+  trained (batchnorm running statistics, fixed feedback weights);
+- ``forward(x)``: returns the output and keeps, in named attributes, what the
+  backward pass needs;
+- ``backward(dout)``: takes the upstream gradient (same shape as the output)
+  and returns ``dx`` (same shape as ``x``);
+- ``train()`` / ``eval()``: switch ``self.training`` (used by batchnorm and dropout).
+
+Layers with no parameters have empty ``params`` and ``grads``.
+"""
+from ..backend import DEFAULT_DTYPE, make_rng, to_device, xp
+
+
+class Layer:
+    """Base class: parameter bookkeeping, mode switch and input checks."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.buffers = {}
+        self.training = True
+
+    # --- protocol -----------------------------------------------------------
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    def astype(self, dtype):
+        """Cast every parameter and floating buffer to ``dtype`` (in place); returns self."""
+        for store in (self.params, self.buffers):
+            for k, v in store.items():
+                if v.dtype.kind == "f":
+                    store[k] = v.astype(dtype)
+        self.grads.clear()
+        return self
+
+    def named_layers(self, prefix=""):
+        """Yield (name, layer) for this layer and every layer inside it."""
+        yield prefix.rstrip("."), self
+
+    def zero_grads(self):
+        """Set every gradient to zeros (optimizers only read ``grads`` after backward)."""
+        for k, v in self.params.items():
+            self.grads[k] = xp.zeros_like(v)
+
+    # --- helpers for subclasses ---------------------------------------------
+    def _init_param(self, name, host_array, dtype):
+        """Store a host-drawn initial value as a parameter on the active backend."""
+        self.params[name] = to_device(host_array, dtype=dtype or DEFAULT_DTYPE)
+
+    def _check_input(self, x, ndim, what, **fixed):
+        """Raise a clear error unless ``x`` is a floating array of the right shape.
+
+        Args:
+            x: the input array.
+            ndim: required number of dimensions.
+            what: the expected shape in words, e.g. "(N, D) with D=784".
+            fixed: axis index (as 'axis1=784' style keywords) -> required size.
+        """
+        name = type(self).__name__
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            raise TypeError(f"{name}: expected an array of shape {what}, got {type(x).__name__}")
+        if x.dtype.kind != "f":
+            raise TypeError(
+                f"{name}: expected a floating-point array of shape {what}, got dtype {x.dtype} "
+                "(convert explicitly, e.g. minigrad.data.normalize(images))")
+        if x.ndim != ndim or any(x.shape[int(k[4:])] != v for k, v in fixed.items()):
+            raise ValueError(f"{name}: expected input of shape {what}, got {tuple(x.shape)}")
+
+    def __repr__(self):
+        shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.params.items())
+        return f"{type(self).__name__}({shapes})"
+
+
+class Sequential(Layer):
+    """Chain of layers; ``forward`` runs them in order, ``backward`` in reverse.
+
+    The model's parameters, gradients and buffers are exposed as flat dicts with
+    names ``"<index>.<key>"`` (``"0.W"``, ``"2.gamma"``). They are the layers'
+    own arrays, so an optimizer that updates ``model.params[k]`` in place
+    updates the layer.
+
+    Args:
+        *layers: the layers, first to last.
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: argument {i} is a {type(layer).__name__}, not a Layer")
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def _flat(self, attr):
+        out = {}
+        for i, layer in enumerate(self.layers):
+            for k, v in getattr(layer, attr).items():
+                out[f"{i}.{k}"] = v
+        return out
+
+    # params/grads/buffers are assembled on demand from the layers' own dicts;
+    # the setters only swallow Layer.__init__'s empty dicts.
+    params = property(lambda self: self._flat("params"), lambda self, _: None)
+    grads = property(lambda self: self._flat("grads"), lambda self, _: None)
+    buffers = property(lambda self: self._flat("buffers"), lambda self, _: None)
+
+    def train(self):
+        self.training = True
+        for layer in self.layers:
+            layer.train()
+        return self
+
+    def eval(self):
+        self.training = False
+        for layer in self.layers:
+            layer.eval()
+        return self
+
+    def astype(self, dtype):
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    def zero_grads(self):
+        for layer in self.layers:
+            layer.zero_grads()
+
+    def named_layers(self, prefix=""):
+        for i, layer in enumerate(self.layers):
+            yield from layer.named_layers(f"{prefix}{i}.")
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self):
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential(\n  {inner}\n)"

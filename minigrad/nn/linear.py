@@ -1,0 +1,93 @@
+"""Fully connected (affine) layer, trained by backprop or by feedback alignment.
+
+Forward, for a batch of N rows::
+
+    out = x @ W + b                      x: (N, D), W: (D, M), b: (M,), out: (N, M)
+
+Backward, given dout = dL/dout of shape (N, M)::
+
+    dW = x.T @ dout                      (D, M)   sum over the batch of outer products
+    db = dout.sum(axis=0)                (M,)
+    dx = dout @ W.T                      (N, D)   backprop: the transpose of the forward weights
+
+Feedback alignment (Lillicrap et al. 2014; Khandwala & Bedi, section 2.2)
+replaces W.T in the last line by the transpose of a fixed random matrix B of
+the same shape as W, drawn once at the weight-init scale and never trained::
+
+    dx = dout @ B.T                      feedback="fa"
+
+dW and db stay the local gradients. ``dx`` is then exactly the gradient of the
+surrogate ``x @ B + b`` that the gradient checks test against.
+"""
+import numpy as np
+
+from ..backend import make_rng, to_device, xp
+from .base import Layer
+
+FEEDBACK_MODES = ("bp", "fa")
+
+
+def check_feedback(name, feedback):
+    if feedback not in FEEDBACK_MODES:
+        raise ValueError(f"{name}: feedback must be one of {FEEDBACK_MODES}, got {feedback!r}")
+
+
+class Linear(Layer):
+    """Affine layer ``out = x @ W + b``.
+
+    Args:
+        in_features: D.
+        out_features: M.
+        rng: numpy Generator or int seed for the initial weights (and B).
+        weight_scale: standard deviation of W; default He, sqrt(2 / D).
+        feedback: "bp" (backprop) or "fa" (fixed random feedback B, same shape as W).
+        bias: add b (default True).
+        dtype: parameter dtype (default the backend's float32).
+
+    Params: ``W`` (D, M), ``b`` (M,). Buffers: ``B`` (D, M) when feedback="fa".
+    """
+
+    def __init__(self, in_features, out_features, rng=None, weight_scale=None,
+                 feedback="bp", bias=True, dtype=None):
+        super().__init__()
+        check_feedback("Linear", feedback)
+        rng = make_rng(rng)
+        self.in_features, self.out_features, self.feedback = in_features, out_features, feedback
+        scale = np.sqrt(2.0 / in_features) if weight_scale is None else weight_scale
+        self._init_param("W", scale * rng.standard_normal((in_features, out_features)), dtype)
+        if bias:
+            self._init_param("b", np.zeros(out_features), dtype)
+        if feedback == "fa":
+            # B is drawn from its own stream so that W is the same with and without FA.
+            fb_rng = np.random.default_rng(rng.integers(2**63 - 1))
+            self.buffers["B"] = to_device(scale * fb_rng.standard_normal((in_features, out_features)),
+                                          dtype=self.params["W"].dtype)
+
+    def forward(self, x):
+        """x: (N, D) -> out: (N, M)."""
+        self._check_input(x, 2, f"(N, D) with D={self.in_features}", axis1=self.in_features)
+        self.x = x
+        out = x @ self.params["W"]
+        if "b" in self.params:
+            out += self.params["b"]
+        return out
+
+    def backward(self, dout):
+        """dout: (N, M) -> dx: (N, D); fills grads W (D, M), b (M,)."""
+        x = self.x
+        self.grads["W"] = x.T @ dout
+        if "b" in self.params:
+            self.grads["b"] = dout.sum(axis=0)
+        feedback_weights = self.buffers["B"] if self.feedback == "fa" else self.params["W"]
+        return dout @ feedback_weights.T
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...); backward restores the shape."""
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self.x_shape)

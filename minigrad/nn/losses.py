@@ -1,0 +1,80 @@
+"""Losses and weight penalties. Each returns ``(loss, gradient)``.
+
+``loss`` is a 0-d array of the backend (convert with ``backend.to_float`` for
+logging); the gradient has the shape of the input it is taken against.
+"""
+from ..backend import xp
+
+
+def softmax_cross_entropy(scores, y):
+    """Mean softmax cross-entropy over the batch.
+
+    Args:
+        scores: (N, C) class scores (logits).
+        y: (N,) integer labels in [0, C).
+    Returns:
+        loss: 0-d array, -(1/N) sum_i log softmax(scores_i)[y_i].
+        dscores: (N, C), (softmax(scores) - onehot(y)) / N.
+
+    Stable: scores are shifted by their row maximum before exponentiating
+    (softmax is unchanged by a shift), and the log-probability is computed as
+    shifted - log(sum(exp(shifted))) rather than log(softmax).
+    """
+    if scores.ndim != 2:
+        raise ValueError(f"softmax_cross_entropy: expected scores of shape (N, C), got {tuple(scores.shape)}")
+    if y.shape != (scores.shape[0],):
+        raise ValueError(f"softmax_cross_entropy: expected labels of shape ({scores.shape[0]},), got {tuple(y.shape)}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: labels must be integers, got dtype {y.dtype}")
+    n = scores.shape[0]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_z = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = shifted - log_z                                 # (N, C)
+    rows = xp.arange(n)
+    loss = -log_probs[rows, y].sum() / n
+    dscores = xp.exp(log_probs)                                 # softmax
+    dscores[rows, y] -= 1
+    dscores /= n
+    return loss, dscores
+
+
+def mse_loss(pred, target):
+    """Mean squared error, averaged over every element.
+
+    Args:
+        pred, target: arrays of the same shape S.
+    Returns:
+        loss = mean((pred - target)**2);  dpred (S) = 2 (pred - target) / size.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"mse_loss: pred has shape {tuple(pred.shape)} but target has {tuple(target.shape)}")
+    diff = pred - target
+    return (diff * diff).mean(), diff * (2.0 / diff.size)
+
+
+def l2_penalty(params, reg, keys=("W",)):
+    """Weight decay term  0.5 * reg * sum ||W||^2  over the named weights.
+
+    Args:
+        params: dict name -> array (e.g. ``model.params``).
+        reg: strength.
+        keys: a parameter is penalised when its name (after the last ".") is in keys.
+    Returns:
+        (loss, grads) where grads maps each penalised name to reg * W.
+    """
+    loss, grads = 0.0, {}
+    for name, w in params.items():
+        if name.rsplit(".", 1)[-1] in keys:
+            loss = loss + 0.5 * reg * (w * w).sum()
+            grads[name] = reg * w
+    return loss, grads
+
+
+def l1_penalty(params, reg, keys=("W",)):
+    """Sparsity term  reg * sum |W|;  its (sub)gradient is reg * sign(W)."""
+    loss, grads = 0.0, {}
+    for name, w in params.items():
+        if name.rsplit(".", 1)[-1] in keys:
+            loss = loss + reg * xp.abs(w).sum()
+            grads[name] = reg * xp.sign(w)
+    return loss, grads

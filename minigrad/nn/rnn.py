@@ -1,0 +1,152 @@
+"""Vanilla recurrent layer trained with backpropagation through time (BPTT).
+
+Forward, for t = 1..T (h_0 given or zero)::
+
+    a_t = x_t @ Wx + h_{t-1} @ Wh + b          x_t: (N, D), h: (N, H)
+    h_t = f(a_t)                               f = tanh or sigmoid
+
+The input projection x_t @ Wx + b does not depend on the recurrence, so it is
+computed for all steps at once as one (N*T, D) @ (D, H) product.
+
+Backward (BPTT). The gradient reaching h_t is the upstream gradient dout_t
+plus what flows back from step t+1. Walking t = T..1::
+
+    dh_t   = dout_t + dh_next
+    da_t   = dh_t * f'(a_t)                    f' = 1 - h^2 (tanh), h (1 - h) (sigmoid)
+    dh_next = da_t @ Wh.T                      backprop to h_{t-1}
+
+and, once the loop has collected every da_t, the parameter gradients are sums
+over time, again single matrix products over all N*T rows::
+
+    dWx = sum_t x_t.T @ da_t,   dWh = sum_t h_{t-1}.T @ da_t,   db = sum_t da_t
+    dx_t = da_t @ Wx.T
+
+Feedback alignment (Khandwala & Bedi, section 2.6): with feedback="fa", fixed
+random matrices replace the weights in the two backward products that carry
+error to earlier units: ``Wh.T -> Bh.T`` in the recurrence (the paper's
+H_back) and ``Wx.T -> Bx.T`` for dx (U_back).
+"""
+import numpy as np
+
+from ..backend import make_rng, to_device, xp
+from .activations import sigmoid
+from .base import Layer
+from .linear import check_feedback
+
+ACTIVATIONS = ("tanh", "sigmoid")
+
+
+class RNN(Layer):
+    """Elman RNN over whole sequences.
+
+    Args:
+        input_size: D.
+        hidden_size: H.
+        activation: "tanh" or "sigmoid".
+        rng: numpy Generator or int seed.
+        feedback: "bp" or "fa" (fixed Bx (D, H), Bh (H, H) buffers).
+
+    Params: ``Wx`` (D, H), ``Wh`` (H, H), ``b`` (H,). After ``backward``,
+    ``dh0`` (N, H) holds the gradient of the initial state.
+    """
+
+    def __init__(self, input_size, hidden_size, activation="tanh", rng=None, feedback="bp", dtype=None):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"RNN: activation must be one of {ACTIVATIONS}, got {activation!r}")
+        check_feedback("RNN", feedback)
+        rng = make_rng(rng)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.activation, self.feedback = activation, feedback
+        sx, sh = 1 / np.sqrt(input_size), 1 / np.sqrt(hidden_size)
+        self._init_param("Wx", sx * rng.standard_normal((input_size, hidden_size)), dtype)
+        self._init_param("Wh", sh * rng.standard_normal((hidden_size, hidden_size)), dtype)
+        self._init_param("b", np.zeros(hidden_size), dtype)
+        if feedback == "fa":
+            fb_rng = np.random.default_rng(rng.integers(2**63 - 1))
+            dt = self.params["Wx"].dtype
+            self.buffers["Bx"] = to_device(sx * fb_rng.standard_normal((input_size, hidden_size)), dtype=dt)
+            self.buffers["Bh"] = to_device(sh * fb_rng.standard_normal((hidden_size, hidden_size)), dtype=dt)
+
+    def _f(self, a):
+        return xp.tanh(a) if self.activation == "tanh" else sigmoid(a)
+
+    def _df(self, h):
+        """f'(a) written in terms of h = f(a)."""
+        return 1 - h * h if self.activation == "tanh" else h * (1 - h)
+
+    def forward(self, x, h0=None):
+        """x: (N, T, D), h0: (N, H) or None (zeros) -> h: (N, T, H), every hidden state."""
+        self._check_input(x, 3, f"(N, T, D) with D={self.input_size}", axis2=self.input_size)
+        N, T, D = x.shape
+        H = self.hidden_size
+        Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
+        if h0 is None:
+            h0 = xp.zeros((N, H), dtype=x.dtype)
+        elif h0.shape != (N, H):
+            raise ValueError(f"RNN: expected h0 of shape ({N}, {H}), got {tuple(h0.shape)}")
+        xw = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, H)    # all input projections at once
+        h = xp.empty((N, T, H), dtype=xw.dtype)
+        prev = h0
+        for t in range(T):
+            prev = h[:, t] = self._f(xw[:, t] + prev @ Wh)       # h_t = f(x_t Wx + h_{t-1} Wh + b)
+        self.x, self.h0, self.h = x, h0, h
+        return h
+
+    def backward(self, dout):
+        """dout: (N, T, H) -> dx: (N, T, D); fills grads Wx, Wh, b and sets ``self.dh0``."""
+        x, h = self.x, self.h
+        N, T, D = x.shape
+        H = self.hidden_size
+        back_h = self.buffers["Bh"] if self.feedback == "fa" else self.params["Wh"]
+        back_x = self.buffers["Bx"] if self.feedback == "fa" else self.params["Wx"]
+        da = xp.empty_like(h)                                     # (N, T, H)
+        dh_next = xp.zeros((N, H), dtype=h.dtype)
+        for t in reversed(range(T)):
+            da[:, t] = (dout[:, t] + dh_next) * self._df(h[:, t])
+            dh_next = da[:, t] @ back_h.T
+        self.dh0 = dh_next
+        h_prev = xp.concatenate([self.h0[:, None], h[:, :-1]], axis=1)   # (N, T, H): h_{t-1}
+        da_rows = da.reshape(N * T, H)
+        self.grads["Wx"] = x.reshape(N * T, D).T @ da_rows
+        self.grads["Wh"] = h_prev.reshape(N * T, H).T @ da_rows
+        self.grads["b"] = da_rows.sum(axis=0)
+        return (da_rows @ back_x.T).reshape(N, T, D)
+
+
+class TemporalLinear(Layer):
+    """A ``Linear`` applied at every time step: (N, T, D) -> (N, T, M).
+
+    Used as the readout of an RNN when every step has a target. Params ``W``
+    (D, M), ``b`` (M,) as in ``Linear``; ``feedback="fa"`` likewise.
+    """
+
+    def __init__(self, in_features, out_features, rng=None, feedback="bp", dtype=None):
+        super().__init__()
+        from .linear import Linear
+        self.inner = Linear(in_features, out_features, rng=rng, feedback=feedback,
+                            weight_scale=1 / np.sqrt(in_features), dtype=dtype)
+        self.params, self.grads, self.buffers = self.inner.params, self.inner.grads, self.inner.buffers
+
+    def forward(self, x):
+        """x: (N, T, D) -> (N, T, M)."""
+        self._check_input(x, 3, f"(N, T, D) with D={self.inner.in_features}", axis2=self.inner.in_features)
+        N, T, D = x.shape
+        return self.inner.forward(x.reshape(N * T, D)).reshape(N, T, -1)
+
+    def backward(self, dout):
+        N, T, M = dout.shape
+        return self.inner.backward(dout.reshape(N * T, M)).reshape(N, T, -1)
+
+
+class LastStep(Layer):
+    """(N, T, H) -> (N, H): keep the last time step (sequence classification)."""
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x[:, -1]
+
+    def backward(self, dout):
+        dx = xp.zeros(self.x_shape, dtype=dout.dtype)
+        dx[:, -1] = dout
+        return dx
