@@ -1,0 +1,133 @@
+"""Small helpers shared by the numbered lessons: run modes, output folder, results.
+
+Every lesson is ``python lessons/NN_name.py [--smoke | --full] [--seed S]``:
+
+- ``--smoke``: a tiny run in seconds (the test suite runs every lesson this way;
+  it falls back to small synthetic data, and says so, when a data set is not
+  installed, so the tests need no download);
+- default: the lesson's real experiment in a few minutes on 2 CPU cores;
+- ``--full``: the paper-scale setting.
+
+Results go to ``outputs/NN_name/`` (or ``$MINIGRAD_OUTPUTS/NN_name/``): PNG plots
+and a ``metrics.json``, each written atomically (temporary file, then rename).
+Only this module and plotting touch the host side of results.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from .backend import describe, to_numpy
+
+
+def parse_args(description, argv=None):
+    """Parse --smoke/--full/--seed/--out. Returns an argparse Namespace with ``mode``."""
+    p = argparse.ArgumentParser(description=description)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--smoke", action="store_true", help="tiny run in seconds (used by the tests)")
+    g.add_argument("--full", action="store_true", help="the paper's settings (slow)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--out", default=None, help="output folder (default outputs/<lesson name>)")
+    args = p.parse_args(argv)
+    args.mode = "smoke" if args.smoke else "full" if args.full else "default"
+    return args
+
+
+def output_dir(lesson_file, args):
+    """Create and return the folder for this lesson's plots and metrics."""
+    name = os.path.splitext(os.path.basename(lesson_file))[0]
+    root = os.environ.get("MINIGRAD_OUTPUTS", "outputs")
+    path = args.out or os.path.join(root, name)
+    os.makedirs(path, exist_ok=True)
+    print(f"{name}: mode {args.mode}, seed {args.seed}, {describe()}; writing to {path}/")
+    return path
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "shape"):
+        return _jsonable(to_numpy(obj).tolist())
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    return obj
+
+
+def save_metrics(out_dir, metrics, name="metrics.json"):
+    """Write ``metrics`` (dicts, lists, numbers, arrays) as JSON atomically; returns the path."""
+    path = os.path.join(out_dir, name)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(_jsonable(metrics), f, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
+def save_figure(fig, out_dir, name):
+    """Save a matplotlib figure as PNG atomically and close it; returns the path."""
+    import matplotlib.pyplot as plt
+    path = os.path.join(out_dir, name)
+    tmp = f"{path}.tmp-{os.getpid()}.png"
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def figure(*args, **kwargs):
+    """``plt.subplots`` with the non-interactive Agg backend (no screen needed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt.subplots(*args, **kwargs)
+
+
+def plot_curves(out_dir, name, series, xlabel="epoch", ylabel="", title="", logy=False):
+    """One line per entry of ``series`` (label -> list of values); saves ``name``."""
+    fig, ax = figure(figsize=(6, 4))
+    for label, ys in series.items():
+        ys = to_numpy(np.asarray(ys, dtype=float)) if not hasattr(ys, "get") else to_numpy(ys)
+        ax.plot(np.arange(1, len(ys) + 1), ys, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend()
+    return save_figure(fig, out_dir, name)
+
+
+def print_table(headers, rows, file=None):
+    """Print rows as an aligned plain-text table (also returns it as a string)."""
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    text = "\n".join(lines)
+    print(text, file=file or sys.stdout)
+    return text
+
+
+def _fmt(c):
+    if isinstance(c, float):
+        return f"{c:.4g}"
+    return str(c)
+
+
+def synthetic_images(n, shape, num_classes=10, rng=0):
+    """Small labelled random images for ``--smoke`` runs when a data set is absent.
+
+    Each class is a fixed random template plus noise, so a network can learn
+    it. Returns uint8 images (n, *shape) and int64 labels (n,), like the loaders.
+    """
+    rng = np.random.default_rng(rng)
+    templates = rng.uniform(0, 255, (num_classes,) + tuple(shape))
+    y = rng.integers(num_classes, size=n)
+    x = templates[y] * 0.6 + rng.uniform(0, 255, (n,) + tuple(shape)) * 0.4
+    return x.astype(np.uint8), y.astype(np.int64)
