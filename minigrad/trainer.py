@@ -149,6 +149,8 @@ class Trainer:
         if self.progress:
             print(f"minigrad: {describe()}; {n} training examples, {steps} steps per epoch")
         self.model.train()
+        if self.checkpoint and not os.path.exists(self.checkpoint):
+            self.save_checkpoint(self.checkpoint)     # epoch 0: a good state to fall back on
         while self.epoch < self.epochs:
             start = time.perf_counter()
             order = to_device(self.rng.permutation(n))
@@ -210,12 +212,7 @@ class Trainer:
         msg = (f"Trainer: the loss became NaN or inf in epoch {self.epoch + 1}, step {step + 1}; "
                "try a smaller learning rate.")
         if self.checkpoint:
-            msg += f" The last good checkpoint (after epoch {self.epoch}) is {self.checkpoint}."
-            if not os.path.exists(self.checkpoint):
-                # nothing saved yet: keep the state from before this epoch's updates is
-                # impossible, so say so plainly rather than saving diverged weights
-                msg = msg.replace(f"The last good checkpoint (after epoch {self.epoch}) is",
-                                  "No epoch had finished, so nothing was saved to")
+            msg += f" The last good state (after epoch {self.epoch}) is saved in {self.checkpoint}."
         raise FloatingPointError(msg)
 
     def restore_best(self):
@@ -272,7 +269,11 @@ class Trainer:
             for k in params:
                 if "param/" + k not in z:
                     raise ValueError(f"checkpoint {path} has no parameter {k!r}: was it saved from another model?")
-                params[k][...] = to_device(z["param/" + k])
+                saved = z["param/" + k]
+                if saved.shape != params[k].shape:
+                    raise ValueError(f"checkpoint {path}: parameter {k!r} has shape {saved.shape}, "
+                                     f"the model's has {tuple(params[k].shape)}: was it saved from another model?")
+                params[k][...] = to_device(saved)
             for k in buffers:
                 if "buffer/" + k in z:
                     buffers[k][...] = to_device(z["buffer/" + k])

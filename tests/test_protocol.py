@@ -1,0 +1,103 @@
+"""The layer protocol and clear errors for bad input."""
+import numpy as np
+import pytest
+
+from minigrad import backend, nn
+
+
+def test_every_layer_has_params_grads_with_same_keys(rng):
+    layers = [nn.Linear(4, 3, rng=0), nn.Conv2d(2, 3, 3, rng=0), nn.BatchNorm(3), nn.BatchNorm(3, affine=False),
+              nn.BatchNorm2d(2), nn.RNN(3, 4, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.5, rng=0)]
+    inputs = [(5, 4), (2, 2, 5, 5), (5, 3), (5, 3), (2, 2, 3, 3), (2, 4, 3), (5, 4), (2, 2, 4, 4), (5, 4)]
+    for layer, shape in zip(layers, inputs):
+        x = rng.standard_normal(shape).astype(np.float32)
+        out = layer.forward(x)
+        dx = layer.backward(np.ones_like(out))
+        assert dx.shape == x.shape, type(layer).__name__
+        assert set(layer.grads) == set(layer.params), type(layer).__name__
+        for k in layer.params:
+            assert layer.grads[k].shape == layer.params[k].shape
+    assert nn.BatchNorm(3, affine=False).params == {}
+    assert set(nn.BatchNorm(3).params) == {"gamma", "beta"}
+
+
+def test_pinned_shapes():
+    assert nn.Linear(784, 100, rng=0).params["W"].shape == (784, 100)
+    assert nn.Conv2d(3, 8, 5, rng=0).params["W"].shape == (8, 3, 5, 5)
+    r = nn.RNN(10, 20, rng=0)
+    assert {k: v.shape for k, v in r.params.items()} == {"Wx": (10, 20), "Wh": (20, 20), "b": (20,)}
+    assert nn.Linear(5, 4, rng=0, feedback="fa").buffers["B"].shape == (5, 4)
+
+
+def test_same_seed_same_weights_and_float32_default():
+    a, b = nn.Linear(5, 4, rng=3), nn.Linear(5, 4, rng=3)
+    np.testing.assert_array_equal(a.params["W"], b.params["W"])
+    assert a.params["W"].dtype == np.float32
+
+
+@pytest.mark.parametrize("layer,bad,expected", [
+    (nn.Linear(784, 10, rng=0), (5, 28, 28), r"Linear: expected input of shape \(N, D\) with D=784, got \(5, 28, 28\)"),
+    (nn.Linear(784, 10, rng=0), (5, 100), r"Linear: .*D=784, got \(5, 100\)"),
+    (nn.Conv2d(3, 4, 3, rng=0), (2, 1, 8, 8), r"Conv2d: .*C=3, got \(2, 1, 8, 8\)"),
+    (nn.Conv2d(3, 4, 5, rng=0), (2, 3, 3, 3), r"Conv2d: input 3x3 .* smaller than the 5x5 kernel"),
+    (nn.BatchNorm(5), (4, 6), r"BatchNorm: .*D=5, got \(4, 6\)"),
+    (nn.BatchNorm2d(3), (4, 3), r"BatchNorm2d: .*\(N, C, H, W\) with C=3, got \(4, 3\)"),
+    (nn.RNN(4, 5, rng=0), (2, 4), r"RNN: .*\(N, T, D\) with D=4, got \(2, 4\)"),
+    (nn.MaxPool2d(2), (2, 3, 4), r"MaxPool2d: .*got \(2, 3, 4\)"),
+])
+def test_wrong_shape_names_layer_expected_and_given(layer, bad, expected):
+    with pytest.raises(ValueError, match=expected):
+        layer.forward(np.zeros(bad, dtype=np.float32))
+
+
+def test_integer_input_is_a_type_error_naming_the_layer():
+    with pytest.raises(TypeError, match=r"Linear: expected a floating-point array .* got dtype uint8"):
+        nn.Linear(4, 2, rng=0).forward(np.zeros((3, 4), dtype=np.uint8))
+
+
+def test_unknown_options_are_rejected():
+    with pytest.raises(ValueError, match="feedback"):
+        nn.Linear(3, 2, feedback="dfa")
+    with pytest.raises(ValueError, match="stats"):
+        nn.BatchNorm(3, stats="moving")
+    with pytest.raises(ValueError, match="activation"):
+        nn.RNN(3, 2, activation="relu")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        nn.Linear(3, 2, weight_scal=1.0)
+    with pytest.raises(ValueError, match="labels of shape"):
+        nn.softmax_cross_entropy(np.zeros((3, 2)), np.zeros(4, dtype=int))
+
+
+def test_sigmoid_is_stable_for_large_inputs():
+    x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32)
+    with np.errstate(over="raise"):
+        y = nn.Sigmoid().forward(x[None])[0]
+    np.testing.assert_allclose(y, [0, 1.9287e-22, 0.5, 1, 1], rtol=1e-4)
+
+
+def test_softmax_is_stable_for_large_scores():
+    loss, d = nn.softmax_cross_entropy(np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.array([0, 0]))
+    assert np.isfinite(loss) and loss == pytest.approx(500.0)
+
+
+def test_batchnorm_eval_uses_running_statistics(rng):
+    bn = nn.BatchNorm(3, momentum=0.0)
+    x = rng.standard_normal((50, 3)) * 3 + 2
+    bn.forward(x)
+    bn.eval()
+    y = bn.forward(x[:5])
+    np.testing.assert_allclose(y, (x[:5] - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-5)
+
+
+def test_dropout_train_and_eval(rng):
+    d = nn.Dropout(0.25, rng=0)
+    x = np.ones((2000, 50), dtype=np.float32)
+    y = d.forward(x)
+    assert abs(float((y == 0).mean()) - 0.25) < 0.01
+    assert y.mean() == pytest.approx(1.0, abs=0.02)   # inverted dropout keeps the expectation
+    assert d.eval().forward(x) is x
+
+
+def test_unknown_backend_lists_valid_ones():
+    with pytest.raises(ValueError, match="numpy, cupy, fakecupy"):
+        backend.load_backend("tensorflow")

@@ -1,0 +1,155 @@
+"""The training loop: true epochs, learning, reproducibility, checkpoints, rules, NaN stop."""
+import os
+
+import numpy as np
+import pytest
+
+from minigrad import nn, optim
+from minigrad.backend import to_numpy
+from minigrad.trainer import Trainer
+
+
+def blobs(n=600, d=10, classes=3, seed=0):
+    r = np.random.default_rng(seed)
+    centers = r.standard_normal((classes, d)) * 2
+    y = r.integers(classes, size=n)
+    X = (centers[y] + r.standard_normal((n, d))).astype(np.float32)
+    return {"X_train": X[: n * 3 // 4], "y_train": y[: n * 3 // 4], "X_val": X[n * 3 // 4:], "y_val": y[n * 3 // 4:]}
+
+
+def mlp(seed=0, d=10):
+    return nn.Sequential(nn.Linear(d, 32, rng=seed), nn.ReLU(), nn.Linear(32, 3, rng=seed + 1))
+
+
+def test_loss_falls_and_accuracy_rises():
+    t = Trainer(mlp(), blobs(), optim.SGD(0.1), batch_size=32, epochs=5, progress=False)
+    h = t.fit()
+    assert h["train_loss"][-1] < 0.5 * h["train_loss"][0]
+    assert h["val_acc"][-1] > 0.9
+
+
+def test_epoch_visits_every_example_once():
+    data = blobs(n=100)
+    seen = []
+
+    class Spy(nn.Layer):
+        def forward(self, x):
+            seen.append(to_numpy(x[:, 0]).copy())
+            return x
+
+        def backward(self, dout):
+            return dout
+
+    model = nn.Sequential(Spy(), nn.Linear(10, 3, rng=0))
+    t = Trainer(model, {"X_train": data["X_train"], "y_train": data["y_train"]}, optim.SGD(0.01),
+                batch_size=7, epochs=1, progress=False)
+    t.fit()
+    visited = np.sort(np.concatenate(seen))   # no validation data, so no evaluation forward
+    np.testing.assert_array_equal(visited, np.sort(data["X_train"][:, 0]))
+
+
+def test_same_seed_same_run():
+    runs = [Trainer(mlp(), blobs(), optim.Momentum(0.05), batch_size=16, epochs=2, rng=5, progress=False).fit()
+            for _ in range(2)]
+    assert runs[0]["train_loss"] == runs[1]["train_loss"]
+
+
+def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
+    ck = str(tmp_path / "ck.npz")
+    full = Trainer(mlp(), blobs(), optim.Adam(1e-2), batch_size=16, epochs=4, rng=3, progress=False)
+    full.fit()
+    first = Trainer(mlp(), blobs(), optim.Adam(1e-2), batch_size=16, epochs=2, rng=3, progress=False,
+                    checkpoint=ck)
+    first.fit()
+    assert os.path.exists(ck) and not [p for p in os.listdir(tmp_path) if ".tmp" in p]
+    model = mlp(seed=100)          # different initial weights: everything must come from the checkpoint
+    second = Trainer(model, blobs(), optim.Adam(1e-2), batch_size=16, epochs=4, rng=999, progress=False,
+                     checkpoint=ck, resume=True)
+    assert second.epoch == 2
+    second.fit()
+    np.testing.assert_allclose(second.history["train_loss"], full.history["train_loss"], rtol=1e-6)
+    for k, v in full.model.params.items():
+        np.testing.assert_allclose(to_numpy(model.params[k]), to_numpy(v), rtol=1e-5, atol=1e-7)
+
+
+def test_checkpoint_from_other_model_is_a_clear_error(tmp_path):
+    ck = str(tmp_path / "ck.npz")
+    Trainer(mlp(), blobs(), optim.SGD(0.1), epochs=1, progress=False, checkpoint=ck).fit()
+    other = nn.Sequential(nn.Linear(10, 3, rng=0))
+    with pytest.raises(ValueError, match=r"parameter '0.W' has shape \(10, 32\), the model's has \(10, 8\)"):
+        Trainer(nn.Sequential(nn.Linear(10, 8, rng=0), nn.ReLU(), other), blobs(), optim.SGD(0.1),
+                progress=False, checkpoint=ck, resume=True)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_good_checkpoint(tmp_path):
+    ck = str(tmp_path / "ck.npz")
+    t = Trainer(mlp(), blobs(), optim.SGD(0.1), batch_size=50, epochs=3, progress=False, checkpoint=ck)
+    t.fit()
+    good = {k: to_numpy(v).copy() for k, v in t.model.params.items()}
+    t.epochs = 5
+    t.optimizer.lr = 1e30                       # diverges within a few steps
+    with pytest.raises(FloatingPointError, match=r"epoch 4, step \d+.*ck.npz"):
+        t.fit()
+    with np.load(ck) as z:
+        for k, v in good.items():
+            np.testing.assert_array_equal(z["param/" + k], v)
+
+
+def test_rules_run_in_order_around_the_step():
+    calls = []
+
+    class Rule:
+        def before_step(self, trainer):
+            calls.append("before")
+            trainer.grads = {k: 0 * v for k, v in trainer.grads.items()}   # freeze the model
+
+        def after_step(self, trainer):
+            calls.append("after")
+
+        def end_epoch(self, trainer):
+            trainer.history.setdefault("custom", []).append(len(calls))
+
+    model = mlp()
+    w0 = to_numpy(model.params["0.W"]).copy()
+    t = Trainer(model, blobs(), optim.SGD(0.5), batch_size=100, epochs=2, rules=[Rule()], progress=False)
+    t.fit()
+    assert calls[:4] == ["before", "after", "before", "after"]
+    assert t.history["custom"] == [10, 20]
+    np.testing.assert_array_equal(to_numpy(model.params["0.W"]), w0)
+
+
+def test_best_params_and_restore():
+    t = Trainer(mlp(), blobs(), optim.SGD(0.1), epochs=3, progress=False)
+    t.fit()
+    t.restore_best()
+    _, acc = t.evaluate(t.X_val, t.y_val)
+    assert acc == max(t.history["val_acc"])
+
+
+def test_bad_data_is_a_clear_error():
+    d = blobs()
+    with pytest.raises(ValueError, match="X_tst"):
+        Trainer(mlp(), {**d, "X_tst": d["X_val"]}, optim.SGD(0.1))
+    with pytest.raises(TypeError, match="normalise"):
+        Trainer(mlp(), {"X_train": (d["X_train"] * 10).astype(np.uint8), "y_train": d["y_train"]}, optim.SGD(0.1))
+    with pytest.raises(ValueError, match="450 inputs but 10 targets"):
+        Trainer(mlp(), {"X_train": d["X_train"], "y_train": d["y_train"][:10]}, optim.SGD(0.1))
+
+
+def test_schedules():
+    opt = optim.SGD(1.0)
+    s = optim.StepLR(opt, step_size=2, gamma=0.5)
+    lrs = []
+    for _ in range(5):
+        s.step()
+        lrs.append(opt.lr)
+    assert lrs == [1.0, 0.5, 0.5, 0.25, 0.25]
+    opt = optim.SGD(1.0)
+    p = optim.ReduceLROnPlateau(opt, factor=10, patience=2)
+    for loss in [1.0, 0.9, 0.95, 0.91, 0.92, 0.5, 0.6, 0.7]:
+        p.step(loss)
+    # no improvement after 0.9 for 2 epochs -> 0.1; after 0.5 for 2 epochs -> 0.01
+    assert opt.lr == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="factor"):
+        optim.ReduceLROnPlateau(opt, factor=0.5)
