@@ -1,0 +1,100 @@
+"""Lesson 01: a two-layer network learns handwritten digits with backprop.
+
+What it shows
+    A 784-256-10 ReLU network, trained with mini-batch SGD with momentum on the
+    real MNIST digits that ship inside minigrad (4,500 of the 5,000 training
+    digits; 500 held out to pick the best epoch; no download), reaches about 92%
+    accuracy on 2,000 held-out test digits within a minute on a laptop CPU
+    (training accuracy reaches 100%: with so few digits the network overfits,
+    which the small weight decay only tempers). The lesson saves the loss of every step, the accuracy per
+    epoch, and the 784 incoming weights of some hidden units drawn as 28x28
+    images: noisy (each unit saw only 4,500 digits), but many show the strokes and
+    blobs that the first layer learned to detect.
+
+What to read
+    - ``build_model`` below: the whole network is five lines.
+    - ``minigrad/nn/linear.py``: the affine layer; its ``backward`` is three lines,
+      each next to the equation it implements.
+    - ``minigrad/trainer.py``: ``train_step`` is forward, loss, backward, update.
+
+What to change
+    - ``hidden``, ``lr``, ``weight_decay``, ``epochs`` in ``SETTINGS``; try ``optim.Adam(1e-3)``.
+    - Add ``nn.BatchNorm(HIDDEN)`` after the first ``Linear`` and compare curves.
+
+Run
+    python lessons/01_first_network.py            # default: ~1 minute on 2 CPU cores
+    python lessons/01_first_network.py --smoke    # seconds (used by the tests)
+    python lessons/01_first_network.py --full     # longer training, wider layer
+Outputs go to outputs/01_first_network/: loss.png, accuracy.png, weights.png, metrics.json.
+"""
+import numpy as np
+
+from minigrad import nn, optim
+from minigrad.backend import to_numpy
+from minigrad.data import flatten, load_mnist_sample, normalize
+from minigrad.experiment import (figure, output_dir, parse_args, plot_curves, print_table,
+                                 save_figure, save_metrics)
+from minigrad.trainer import Trainer
+
+SETTINGS = {
+    "smoke": dict(n_train=500, hidden=64, epochs=1, lr=0.05, weight_decay=1e-3, batch=50),
+    "default": dict(n_train=5000, hidden=256, epochs=15, lr=0.05, weight_decay=1e-3, batch=64),
+    "full": dict(n_train=5000, hidden=512, epochs=40, lr=0.05, weight_decay=1e-3, batch=64),
+}
+
+
+def build_model(hidden, rng):
+    """784 pixels -> ``hidden`` ReLU units -> 10 class scores."""
+    return nn.Sequential(
+        nn.Linear(784, hidden, rng=rng),
+        nn.ReLU(),
+        nn.Linear(hidden, 10, rng=rng),
+    )
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0])
+    out = output_dir(__file__, args)
+    cfg = SETTINGS[args.mode]
+    rng = np.random.default_rng(args.seed)
+
+    # Data: uint8 images (N, 28, 28) -> floats in [0, 1] -> rows of 784 pixels.
+    images, labels = load_mnist_sample("train")
+    test_images, test_labels = load_mnist_sample("test")
+    order = rng.permutation(len(images))[: cfg["n_train"]]
+    X, y = flatten(normalize(images[order])), labels[order]
+    n_val = len(X) // 10                                  # hold out 10% for choosing the best epoch
+    data = {"X_train": X[n_val:], "y_train": y[n_val:], "X_val": X[:n_val], "y_val": y[:n_val]}
+    X_test, y_test = flatten(normalize(test_images)), test_labels
+
+    model = build_model(cfg["hidden"], rng)
+    trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"]), batch_size=cfg["batch"],
+                      epochs=cfg["epochs"], rng=rng, checkpoint=f"{out}/checkpoint.npz")
+    history = trainer.fit()
+    trainer.restore_best()
+    _, test_acc = trainer.evaluate(*trainer._to_device(X_test, y_test))
+
+    plot_curves(out, "loss.png", {"training loss (each step)": trainer.loss_steps}, xlabel="step",
+                ylabel="softmax cross-entropy", title="Lesson 01: training loss", logy=True)
+    plot_curves(out, "accuracy.png", {"train": history["train_acc"], "validation": history["val_acc"]},
+                ylabel="accuracy", title="Lesson 01: accuracy per epoch")
+    W = to_numpy(model.params["0.W"])                     # (784, hidden): column j = unit j's weights
+    fig, axes = figure(4, 8, figsize=(8, 4.4))
+    for j, ax in enumerate(axes.flat):
+        w = W[:, j].reshape(28, 28)
+        lim = np.abs(w).max()
+        ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim)       # white = 0
+        ax.axis("off")
+    fig.suptitle("first-layer weights of 32 hidden units (red +, blue -)")
+    save_figure(fig, out, "weights.png")
+
+    metrics = {"settings": cfg, "test_accuracy": test_acc, "best_val_accuracy": max(history["val_acc"]),
+               "history": history}
+    save_metrics(out, metrics)
+    print_table(["setting", "train digits", "epochs", "final train acc", "best val acc", "test acc"],
+                [[args.mode, len(data["X_train"]), cfg["epochs"], history["train_acc"][-1],
+                  max(history["val_acc"]), test_acc]])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Every numbered lesson runs end to end in its --smoke mode and writes its metrics.
+
+Smoke runs need no downloaded data: lessons fall back to the embedded MNIST
+sample or to small synthetic data when a data set is not installed.
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LESSONS = sorted(glob.glob(os.path.join(ROOT, "lessons", "[0-9][0-9]_*.py")))
+
+
+def test_lessons_exist():
+    names = [os.path.basename(p) for p in LESSONS]
+    assert "01_first_network.py" in names and "02_gradient_check.py" in names
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[os.path.basename(p)[:-3] for p in LESSONS])
+def test_lesson_smoke_run(path, tmp_path):
+    env = dict(os.environ, MINIGRAD_OUTPUTS=str(tmp_path), MPLBACKEND="Agg",
+               # keep smoke runs from reading a user's downloaded data: they must work without it
+               MINIGRAD_DATA=str(tmp_path / "no-data"))
+    proc = subprocess.run([sys.executable, path, "--smoke"], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, f"{os.path.basename(path)} --smoke failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    name = os.path.basename(path)[:-3]
+    metrics = os.path.join(tmp_path, name, "metrics.json")
+    assert os.path.exists(metrics), f"{name} wrote no metrics.json"
+    with open(metrics) as f:
+        assert json.load(f), "metrics.json is empty"
+    assert glob.glob(os.path.join(tmp_path, name, "*.png")), f"{name} wrote no plot"
