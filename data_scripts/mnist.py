@@ -1,0 +1,19 @@
+"""Fetch MNIST into the minigrad data folder ($MINIGRAD_DATA, default ~/.minigrad/data/mnist/).
+
+    python data_scripts/mnist.py                # download from the canonical URL, verify sha256
+    python data_scripts/mnist.py --from PATH    # import a local copy instead (verified)
+    python data_scripts/mnist.py --help
+
+Then: minigrad.data.load_mnist(split="train").
+"""
+import sys
+from pathlib import Path
+
+try:
+    from minigrad.data import fetch
+except ImportError:  # run from a source checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from minigrad.data import fetch
+
+if __name__ == "__main__":
+    sys.exit(fetch.main("mnist"))
