@@ -72,8 +72,14 @@ def load_backend(name):
     try:
         cupy = importlib.import_module("cupy")
     except ImportError as err:
-        raise BackendError(
-            f"MINIGRAD_BACKEND=cupy but CuPy is not installed ({err}). " + _CUPY_HELP) from None
+        if err.name == "cupy":                   # the package itself is absent
+            raise BackendError(
+                f"MINIGRAD_BACKEND=cupy but CuPy is not installed ({err}). " + _CUPY_HELP) from None
+        raise BackendError(                      # installed, but a library or dependency is missing
+            f"MINIGRAD_BACKEND=cupy: CuPy is installed but failed to import ({err}). Its CUDA "
+            "libraries or dependencies are missing or do not match this build; reinstall with "
+            "pip install cupy-cuda12x, check the driver with nvidia-smi, or unset "
+            "MINIGRAD_BACKEND to use NumPy on the CPU.") from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as err:  # CUDARuntimeError, missing driver library, ...
@@ -91,7 +97,7 @@ def load_backend(name):
 NAME = os.environ.get("MINIGRAD_BACKEND", "numpy").strip().lower() or "numpy"
 try:
     xp = load_backend(NAME)
-except BackendError as _err:
+except (BackendError, ValueError) as _err:      # one clear line, no traceback
     raise SystemExit(f"minigrad: {_err}") from None
 
 

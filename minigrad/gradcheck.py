@@ -101,9 +101,12 @@ def check_layer(layer, x, rng=0, h=1e-6, forward_kwargs=None, extra_inputs=None)
 def check_loss(loss_fn, x, *args, h=1e-6):
     """Check a loss function ``loss_fn(x, *args) -> (loss, dx)`` against finite differences.
 
+    Host arrays among ``args`` (labels, targets) are moved to the device first.
+
     Returns the relative error of dx.
     """
     x = to_device(x, dtype=np.float64)
+    args = tuple(to_device(a) if isinstance(a, np.ndarray) else a for a in args)   # labels, targets
     _, dx = loss_fn(x, *args)
     dx = dx.copy()
     return rel_error(dx, numeric_grad(lambda: float(to_numpy(loss_fn(x, *args)[0])), x, h))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from minigrad import nn
-from minigrad.backend import device_rng
+from minigrad.backend import device_rng, to_device, to_numpy
 from minigrad.gradcheck import check_layer, check_loss, rel_error
 
 TOL = 1e-7
@@ -90,8 +90,8 @@ def test_loss_gradients(loss, rng):
 
 @pytest.mark.parametrize("penalty", [nn.l1_penalty, nn.l2_penalty])
 def test_weight_penalty_gradients(penalty, rng):
-    w = rng.standard_normal((4, 3))
-    b = rng.standard_normal(3)
+    w = to_device(rng.standard_normal((4, 3)))
+    b = to_device(rng.standard_normal(3))
     params = {"0.W": w, "0.b": b}
     _, grads = penalty(params, 0.3)
     assert set(grads) == {"0.W"}, "biases are not penalised"
@@ -114,12 +114,12 @@ def test_a_wrong_backward_is_caught(rng):
 
 def test_backward_overwrites_rather_than_accumulates(rng):
     layer = nn.Sequential(nn.Linear(4, 3, rng=0), nn.Tanh(), nn.Linear(3, 2, rng=1))
-    x = rng.standard_normal((5, 4)).astype(np.float32)
-    dout = rng.standard_normal((5, 2)).astype(np.float32)
+    x = to_device(rng.standard_normal((5, 4)), dtype=np.float32)
+    dout = to_device(rng.standard_normal((5, 2)), dtype=np.float32)
     layer.forward(x)
     dx1 = layer.backward(dout)
     g1 = {k: v.copy() for k, v in layer.grads.items()}
     dx2 = layer.backward(dout)
-    np.testing.assert_array_equal(dx1, dx2)
+    np.testing.assert_array_equal(to_numpy(dx1), to_numpy(dx2))
     for k, v in layer.grads.items():
-        np.testing.assert_array_equal(v, g1[k])
+        np.testing.assert_array_equal(to_numpy(v), to_numpy(g1[k]))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from minigrad import backend, nn
+from minigrad.backend import to_device, to_float, to_numpy, xp
 
 
 def test_every_layer_has_params_grads_with_same_keys(rng):
@@ -10,9 +11,9 @@ def test_every_layer_has_params_grads_with_same_keys(rng):
               nn.BatchNorm2d(2), nn.RNN(3, 4, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.5, rng=0)]
     inputs = [(5, 4), (2, 2, 5, 5), (5, 3), (5, 3), (2, 2, 3, 3), (2, 4, 3), (5, 4), (2, 2, 4, 4), (5, 4)]
     for layer, shape in zip(layers, inputs):
-        x = rng.standard_normal(shape).astype(np.float32)
+        x = to_device(rng.standard_normal(shape), dtype=np.float32)
         out = layer.forward(x)
-        dx = layer.backward(np.ones_like(out))
+        dx = layer.backward(xp.ones_like(out))
         assert dx.shape == x.shape, type(layer).__name__
         assert set(layer.grads) == set(layer.params), type(layer).__name__
         for k in layer.params:
@@ -31,7 +32,7 @@ def test_pinned_shapes():
 
 def test_same_seed_same_weights_and_float32_default():
     a, b = nn.Linear(5, 4, rng=3), nn.Linear(5, 4, rng=3)
-    np.testing.assert_array_equal(a.params["W"], b.params["W"])
+    np.testing.assert_array_equal(to_numpy(a.params["W"]), to_numpy(b.params["W"]))
     assert a.params["W"].dtype == np.float32
 
 
@@ -69,32 +70,33 @@ def test_unknown_options_are_rejected():
 
 
 def test_sigmoid_is_stable_for_large_inputs():
-    x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32)
+    x = to_device(np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32))
     with np.errstate(over="raise"):
         y = nn.Sigmoid().forward(x[None])[0]
-    np.testing.assert_allclose(y, [0, 1.9287e-22, 0.5, 1, 1], rtol=1e-4)
+    np.testing.assert_allclose(to_numpy(y), [0, 1.9287e-22, 0.5, 1, 1], rtol=1e-4)
 
 
 def test_softmax_is_stable_for_large_scores():
-    loss, d = nn.softmax_cross_entropy(np.array([[1000.0, 0.0], [0.0, 1000.0]]), np.array([0, 0]))
-    assert np.isfinite(loss) and loss == pytest.approx(500.0)
+    scores, y = to_device(np.array([[1000.0, 0.0], [0.0, 1000.0]])), to_device(np.array([0, 0]))
+    loss, d = nn.softmax_cross_entropy(scores, y)
+    assert np.isfinite(to_float(loss)) and to_float(loss) == pytest.approx(500.0)
 
 
 def test_batchnorm_eval_uses_running_statistics(rng):
     bn = nn.BatchNorm(3, momentum=0.0)
     x = rng.standard_normal((50, 3)) * 3 + 2
-    bn.forward(x)
+    bn.forward(to_device(x))
     bn.eval()
-    y = bn.forward(x[:5])
-    np.testing.assert_allclose(y, (x[:5] - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-5)
+    y = bn.forward(to_device(x[:5]))
+    np.testing.assert_allclose(to_numpy(y), (x[:5] - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-5)
 
 
 def test_dropout_train_and_eval(rng):
     d = nn.Dropout(0.25, rng=0)
-    x = np.ones((2000, 50), dtype=np.float32)
+    x = xp.ones((2000, 50), dtype=np.float32)
     y = d.forward(x)
-    assert abs(float((y == 0).mean()) - 0.25) < 0.01
-    assert y.mean() == pytest.approx(1.0, abs=0.02)   # inverted dropout keeps the expectation
+    assert abs(to_float((y == 0).mean()) - 0.25) < 0.01
+    assert to_float(y.mean()) == pytest.approx(1.0, abs=0.02)   # inverted dropout keeps the expectation
     assert d.eval().forward(x) is x
 
 

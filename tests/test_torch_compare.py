@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minigrad import nn, optim
-from minigrad.backend import to_device, to_numpy
+from minigrad.backend import to_device, to_float, to_numpy
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0 to run this check)")
 F = torch.nn.functional
@@ -125,19 +125,19 @@ def test_activations(name, rng):
 def test_softmax_cross_entropy_and_mse(rng):
     scores = rng.standard_normal((5, 4)) * 10
     y = rng.integers(4, size=5)
-    loss, d = nn.softmax_cross_entropy(scores, y)
+    loss, d = nn.softmax_cross_entropy(to_device(scores), to_device(y))
     st = t(scores)
     lt = F.cross_entropy(st, torch.tensor(y))
     lt.backward()
-    np.testing.assert_allclose(float(loss), lt.item(), rtol=1e-12)
-    np.testing.assert_allclose(d, st.grad.numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(to_float(loss), lt.item(), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(d), st.grad.numpy(), rtol=1e-10, atol=1e-14)
     target = rng.standard_normal((5, 4))
-    loss, d = nn.mse_loss(scores, target)
+    loss, d = nn.mse_loss(to_device(scores), to_device(target))
     st = t(scores)
     lt = F.mse_loss(st, torch.tensor(target))
     lt.backward()
-    np.testing.assert_allclose(float(loss), lt.item(), rtol=1e-12)
-    np.testing.assert_allclose(d, st.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(to_float(loss), lt.item(), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(d), st.grad.numpy(), rtol=1e-10)
 
 
 @pytest.mark.parametrize("which", ["sgd", "momentum", "adam"])
@@ -150,9 +150,9 @@ def test_optimizers_match_torch(which, rng):
     ref = {"sgd": lambda: torch.optim.SGD([wt], lr=0.1, weight_decay=0.01),
            "momentum": lambda: torch.optim.SGD([wt], lr=0.1, momentum=0.9),
            "adam": lambda: torch.optim.Adam([wt], lr=0.01, betas=(0.8, 0.99), weight_decay=0.01)}[which]()
-    w = w0.copy()
+    w = to_device(w0.copy())
     for g in grads:
-        ours.step({"W": w}, {"W": g})
+        ours.step({"W": w}, {"W": to_device(g)})
         wt.grad = torch.tensor(g)
         ref.step()
-    np.testing.assert_allclose(w, wt.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(to_numpy(w), wt.detach().numpy(), rtol=1e-10)
