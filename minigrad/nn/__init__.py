@@ -3,13 +3,18 @@ from .activations import Dropout, ReLU, Sigmoid, Tanh, sigmoid
 from .base import Layer, Sequential
 from .batchnorm import BatchNorm, BatchNorm2d
 from .conv import Conv2d, MaxPool2d, col2im, im2col
+from .dann import DANN, ColumnEi
+from .dann_conv import DANNConv2d
+from .dann_rnn import DANNRNN
 from .linear import Flatten, Linear
+from .mixed_relu import MixedReLU
 from .losses import l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
 from .rnn import RNN, LastStep, TemporalLinear
 
 __all__ = [
     "Layer", "Sequential", "Linear", "Flatten", "Conv2d", "MaxPool2d", "im2col", "col2im",
-    "ReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
+    "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
     "RNN", "TemporalLinear", "LastStep",
+    "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",
     "softmax_cross_entropy", "mse_loss", "l1_penalty", "l2_penalty",
 ]

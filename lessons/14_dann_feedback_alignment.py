@@ -1,0 +1,159 @@
+"""Lesson 14 (beyond the paper): can a Dale's network learn with feedback alignment?
+
+What it shows
+    Two biological objections to backprop meet here. Dale's principle
+    (Cornford et al. 2021) constrains the forward weights to be non-negative,
+    with inhibition from interneurons; feedback alignment (Lillicrap et al.
+    2014) removes the other objection, weight transport, by sending errors
+    back through fixed random matrices. In a DANN the error reaches the layer
+    below through ``dx = dzE Wee + dzI Wie``; with ``feedback="fa"`` the layer
+    uses fixed random *non-negative* Bee, Bie instead (drawn like Wee and
+    Wie, so the feedback pathway obeys Dale's principle too). Because dzI is
+    roughly -Wei^T dzE, the effective feedback is about Bee - Wei Bie: centred
+    and random, like an FA matrix. Everything inside the layer (Wei, alpha,
+    g, and the local Wee, Wie gradients) stays exact.
+
+    We train an MLP and a DANN (3 x 500, 50 inhibitory units) on MNIST, each
+    with backprop and with FA, and measure on a probe batch the angle between
+    the FA update of Wee (or W) and the true gradient, and between the
+    effective forward weights Wee - Wei Wie and the effective feedback
+    Bee - Wei Bie. There is no paper number: this is an experiment.
+
+What to read
+    - ``minigrad/nn/dann.py``: the last line of ``dann_block_backward``.
+    - ``alignment`` below: the true gradient comes from a second backward pass
+      with the layers switched to ``feedback="bp"`` (the same trick as
+      ``minigrad/feedback.py``).
+
+What to change
+    - ``LR``; the feedback sign: make Bee, Bie signed (``buffers["Bee"] -= mean``).
+
+Run
+    python lessons/14_dann_feedback_alignment.py          # default: MNIST 5,000 digits, 8 epochs (~2-3 minutes)
+    python lessons/14_dann_feedback_alignment.py --smoke  # seconds (embedded MNIST sample)
+    python lessons/14_dann_feedback_alignment.py --full   # all installed MNIST digits, 50 epochs
+Outputs in outputs/14_dann_feedback_alignment/: errors.png, alignment.png, metrics.json.
+"""
+import numpy as np
+
+from minigrad import optim
+from minigrad.backend import to_device
+from minigrad.dale import DaleProjection, DANNCorrections, dann_mlp, mlp
+from minigrad.data import flatten, load_mnist, load_mnist_sample, normalize
+from minigrad.experiment import figure, output_dir, parse_args, print_table, save_figure, save_metrics
+from minigrad.feedback import angle_between, feedback_layers
+from minigrad.nn import DANN, softmax_cross_entropy
+from minigrad.trainer import Trainer
+
+SETTINGS = {
+    "smoke": dict(n_train=400, n_test=300, hidden=32, n_inhib=4, epochs=1),
+    "default": dict(n_train=None, n_test=10000, hidden=500, n_inhib=50, epochs=8),
+    "full": dict(n_train=None, n_test=10000, hidden=500, n_inhib=50, epochs=50),
+}
+MODELS = [("MLP", "bp"), ("MLP", "fa"), ("DANN", "bp"), ("DANN", "fa")]
+# MLP and DANN backprop: the paper's MNIST rates (table 1); FA: ours (a few short trials)
+LR = {("MLP", "bp"): 0.2976, ("MLP", "fa"): 0.05, ("DANN", "bp"): 0.1107, ("DANN", "fa"): 0.03}
+
+
+def load(cfg, rng):
+    try:
+        (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
+    except FileNotFoundError:
+        print("MNIST is not installed: using the embedded 5,000-digit sample")
+        (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
+    tr = rng.permutation(len(xtr))[: cfg["n_train"] or len(xtr)]
+    te = np.arange(min(cfg["n_test"], len(xte)))
+    return {"X_train": flatten(normalize(xtr[tr])), "y_train": ytr[tr],
+            "X_val": flatten(normalize(xte[te])), "y_val": yte[te]}
+
+
+def alignment(model, X, y):
+    """Per FA layer: angle(FA update, true gradient) of its main weight, and for DANN
+    layers angle(Wee - Wei Wie, Bee - Wei Bie). Degrees; host floats."""
+    fa = [(p, layer) for p, layer in feedback_layers(model) if layer.feedback == "fa"]
+    scores = model.forward(X)
+    _, dscores = softmax_cross_entropy(scores, y)
+    for _, layer in fa:
+        layer.feedback = "bp"
+    model.backward(dscores)
+    true = {k: v.copy() for k, v in model.grads.items()}
+    for _, layer in fa:
+        layer.feedback = "fa"
+    model.backward(dscores)
+    out = {}
+    for prefix, layer in fa:
+        w = "Wee" if isinstance(layer, DANN) else "W"
+        out[f"grad_angle/{prefix}{w}"] = angle_between(model.grads[prefix + w], true[prefix + w])
+        if isinstance(layer, DANN):
+            p, b = layer.params, layer.buffers
+            out[f"weight_angle/{prefix}W_eff"] = angle_between(p["Wee"] - p["Wei"] @ p["Wie"],
+                                                               b["Bee"] - p["Wei"] @ b["Bie"])
+    return out
+
+
+class Monitor:
+    """Trainer rule: ``alignment`` on a fixed probe batch after every epoch."""
+
+    def __init__(self, X, y):
+        self.X, self.y = to_device(X), to_device(y)
+
+    def end_epoch(self, trainer):
+        for k, v in alignment(trainer.model, self.X, self.y).items():
+            trainer.history.setdefault(k, []).append(v)
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0])
+    out = output_dir(__file__, args)
+    cfg = SETTINGS[args.mode]
+    rng = np.random.default_rng(args.seed)
+    data = load(cfg, rng)
+    hist, rows = {}, []
+    for arch, fb in MODELS:
+        name = f"{arch} {fb.upper()}"
+        print(f"--- {name} (lr {LR[(arch, fb)]})")
+        seed = np.random.default_rng(args.seed + 1)
+        if arch == "MLP":
+            model, rules = mlp(784, cfg["hidden"], rng=seed, feedback=fb), []
+        else:
+            model = dann_mlp(784, cfg["hidden"], cfg["n_inhib"], rng=seed, feedback=fb)
+            rules = [DANNCorrections(model), DaleProjection(model)]
+        if fb == "fa":
+            rules.append(Monitor(data["X_train"][:500], data["y_train"][:500]))
+        trainer = Trainer(model, data, optim.SGD(LR[(arch, fb)]), batch_size=32, epochs=cfg["epochs"],
+                          rng=args.seed, rules=rules, progress=args.mode != "smoke", eval_batch_size=2000)
+        h = hist[name] = trainer.fit()
+        last = {k.split("/", 1)[1]: round(v[-1], 1) for k, v in h.items() if k.startswith("grad_angle/")}
+        rows.append([name, LR[(arch, fb)], round(100 * (1 - h["train_acc"][-1]), 2),
+                     round(100 * (1 - h["val_acc"][-1]), 2), round(100 * (1 - max(h["val_acc"])), 2), last or "-"])
+
+    fig, ax = figure(figsize=(6.5, 4))
+    for i, (name, h) in enumerate(hist.items()):
+        e = np.arange(1, len(h["val_acc"]) + 1)
+        ax.plot(e, 100 * (1 - np.array(h["val_acc"])), f"C{i}", label=name)
+    ax.set_xlabel("epoch"), ax.set_ylabel("test error (%)"), ax.set_yscale("log")
+    ax.set_title("MNIST: backprop vs feedback alignment, MLP vs DANN"), ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    save_figure(fig, out, "errors.png")
+
+    fig, axes = figure(1, 2, figsize=(11, 4))
+    for name in ("MLP FA", "DANN FA"):
+        for k, v in hist[name].items():
+            if k.startswith("grad_angle/"):
+                axes[0].plot(np.arange(1, len(v) + 1), v, label=f"{name} {k.split('/')[1]}")
+            if k.startswith("weight_angle/"):
+                axes[1].plot(np.arange(1, len(v) + 1), v, label=f"{name} {k.split('/')[1]}")
+    axes[0].set_title("angle(FA update, true gradient)")
+    axes[1].set_title("DANN: angle(Wee - Wei Wie, Bee - Wei Bie)")
+    for ax in axes:
+        ax.axhline(90, color="gray", lw=0.8, ls=":")
+        ax.set_xlabel("epoch"), ax.set_ylabel("degrees"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
+    save_figure(fig, out, "alignment.png")
+
+    save_metrics(out, {"settings": cfg, "lr": {f"{a} {f}": v for (a, f), v in LR.items()}, "history": hist,
+                       "paper": "none (beyond the paper)"})
+    print_table(["model", "lr", "train err %", "test err %", "best test err %", "final angle(FA update, gradient), degrees"], rows)
+
+
+if __name__ == "__main__":
+    main()
