@@ -1,0 +1,155 @@
+"""Conductance-weighted averaging (CWA): a dense layer built like a neuron's membrane.
+
+Paper: "Learning high-dimensional perceptual tasks with Hodgkin-Huxley
+networks", ICLR 2020 submission (``shared/papers/cwa-hodgkin-huxley-networks.txt``).
+
+The idea (section 2). In the steady state of the Hodgkin-Huxley model, a
+neuron's voltage is the average of the reversal ("zero-current") potentials
+E_j of its open ion channels, each weighted by its conductance (equation 1).
+CWA keeps that, scaled so that potentials lie in [-1, 1] (equation 3)::
+
+    z_i = ( G_r e_r + sum_j h(g_ij) p_j e_j ) / ( G_r + sum_j h(g_ij) p_j )
+
+- p_j in [0, 1]: activity (opening probability) of presynaptic neuron j, the input;
+- g_ij: the trained, real-valued parameter; h(g) = max(1 + g, 0) turns it into
+  a non-negative conductance G_ij (section 4.3, "Initialization"). This
+  positive reparametrisation is how the paper keeps conductances >= 0, so no
+  projection rule is needed at update time; its gradient is exact (1 where
+  1 + g > 0, else 0: a conductance pushed to 0 stays there, as in the paper);
+- e_j: the fixed valence of neuron j, -1 (inhibitory) or +1 (excitatory)
+  (section 2.3: only two types are used);
+- G_r = 1, e_r = -0.4: the resting ("leak") conductance and its potential, a
+  bias node that is always on (p_r = 1) and never trained (section 4.3,
+  "Bias Term"; e_r = -0.4 for fully connected nets, 0 for conv nets).
+
+The output is a weighted average of the e's, so it always lies between the
+smallest and the largest of them: z in [-1, 1] (section 2.3: "self-normalizing").
+Networks put a ReLU after it (equation 4: p_i = max(z_i, 0) in [0, 1]) and a
+final affine layer with softmax for classification (section 4.3).
+
+Because each input neuron is either inhibitory or excitatory, the sum splits
+into positive and negative evidence (equation 5). With the inputs ordered as
+in the paper's code, inhibitory first (``x = [x_I, x_E]``, ``G = [G_I; G_E]``)::
+
+    inh = x_I @ G_I                      (N, M)  conductance opened by inhibitory inputs
+    exc = x_E @ G_E                      (N, M)  ... by excitatory inputs
+    num = G_r e_r + exc - inh            (N, M)  sum of conductance * potential
+    den = G_r + exc + inh                (N, M)  total conductance, N_i(p) + G_r (eq. 5)
+    z   = num / den
+
+which costs the same multiply-adds as one ``x @ W`` of a Linear layer (the
+paper's code does two full products, ``(x * e) @ G`` and ``x @ G``). ``den``
+is floored at 1e-6 as in the paper's code; for inputs p >= 0 it is >= G_r = 1,
+so the floor never acts.
+
+Backward, given dz (N, M), in the reverse order of the forward lines::
+
+    dnum = dz / den                       z = num / den
+    dden = -dz * num / den^2 = -dnum * z  (0 where the 1e-6 floor acted)
+    dexc = dnum + dden                    exc enters num with +1 and den with +1
+    dinh = -dnum + dden                   inh enters num with -1 and den with +1
+    dG_I = x_I^T @ dinh,  dx_I = dinh @ G_I^T
+    dG_E = x_E^T @ dexc,  dx_E = dexc @ G_E^T
+    dg   = dG * [1 + g > 0]               h(g) = max(1 + g, 0)
+
+Inputs should be activities in [0, 1] (the paper scales images to [-0.3, 1],
+clips them to [0, 1] and feeds every pixel twice, once as an inhibitory and
+once as an excitatory neuron: ``xp.concatenate([x, x], axis=1)`` with the
+default ``n_inhibitory = D // 2``).
+
+Left out: the convolutional CWA (equation 6), lateral inhibition and AbsNorm
+(section 4.4, variants/ablations, not needed to train CWA networks).
+"""
+import numpy as np
+
+from ..backend import make_rng, to_device, xp
+from .base import Layer
+
+EPS = 1e-6      # floor of the total conductance, as in the paper's code (supplement 6.1)
+
+
+class CWA(Layer):
+    """Dense conductance-weighted averaging layer (paper equations 3 and 5).
+
+    Args:
+        in_features: D, the number of presynaptic neurons.
+        out_features: M, the number of CWA neurons.
+        rng: numpy Generator or int seed for the initial g.
+        dtype: parameter dtype (default the backend's float32).
+        n_inhibitory: how many of the D inputs are inhibitory (valence -1); they
+            are the first ones, the rest are excitatory (+1). Default D // 2,
+            as in the paper's code.
+        rest_conductance: G_r, the fixed resting conductance (paper: 1). Must be > 0.
+        rest_potential: e_r, its fixed potential in [-1, 1] (paper: -0.4 for
+            fully connected networks, 0 for convolutional ones).
+        init_std: standard deviation of the initial g; default Glorot normal,
+            sqrt(2 / (D + M)), so that the conductances start close to 1.
+
+    Params: ``g`` (D, M), conductances G = max(1 + g, 0).
+    Shapes: forward x (N, D) -> z (N, M), z in [-1, 1] for x >= 0.
+    ``needs_input_grad`` (default True): set False to skip dx, ``backward`` then
+    returns None (``Trainer`` does so for the first layer while it trains).
+    """
+    needs_input_grad = True
+
+    def __init__(self, in_features, out_features, rng=None, dtype=None, n_inhibitory=None,
+                 rest_conductance=1.0, rest_potential=-0.4, init_std=None):
+        super().__init__()
+        if n_inhibitory is None:
+            n_inhibitory = in_features // 2
+        if not 0 <= n_inhibitory <= in_features:
+            raise ValueError(f"CWA: n_inhibitory must be between 0 and in_features={in_features}, "
+                             f"got {n_inhibitory}")
+        if not rest_conductance > 0:
+            raise ValueError(f"CWA: rest_conductance must be > 0, got {rest_conductance}")
+        if not -1.0 <= rest_potential <= 1.0:
+            raise ValueError(f"CWA: rest_potential must lie in [-1, 1], got {rest_potential}")
+        rng = make_rng(rng)
+        self.in_features, self.out_features = in_features, out_features
+        self.n_inhibitory = int(n_inhibitory)
+        # Python floats: mixing them with float32 arrays keeps float32.
+        self.rest_conductance, self.rest_potential = float(rest_conductance), float(rest_potential)
+        std = np.sqrt(2.0 / (in_features + out_features)) if init_std is None else init_std
+        self._init_param("g", std * rng.standard_normal((in_features, out_features)), dtype)
+
+    @property
+    def valences(self):
+        """e (D,): -1 for the inhibitory inputs (the first ``n_inhibitory``), +1 for the others."""
+        e = np.ones(self.in_features)
+        e[:self.n_inhibitory] = -1.0
+        return to_device(e, dtype=self.params["g"].dtype)
+
+    def conductances(self):
+        """G = h(g) = max(1 + g, 0), (D, M): the non-negative synaptic conductances."""
+        return xp.maximum(1 + self.params["g"], 0)
+
+    def forward(self, x):
+        """x: (N, D) activities in [0, 1] -> z: (N, M) in [-1, 1]."""
+        D = self.in_features
+        self._check_input(x, 2, f"(N, D) with D={D}", axis1=D)
+        ni, Gr, er = self.n_inhibitory, self.rest_conductance, self.rest_potential
+        G = self.conductances()                  # (D, M)  G_ij = h(g_ij) = (1 + g_ij)_+, sec. 4.3
+        x_I, x_E = x[:, :ni], x[:, ni:]          # (N, ni), (N, D-ni)  inputs with e_j = -1, +1
+        inh = x_I @ G[:ni]                       # (N, M)  sum_{j negative} p_j h(g_ij), eq. 5
+        exc = x_E @ G[ni:]                       # (N, M)  sum_{j positive} p_j h(g_ij), eq. 5
+        num = Gr * er + exc - inh                # (N, M)  G_r e_r + sum_j h(g_ij) p_j e_j, eq. 3
+        den = xp.maximum(Gr + exc + inh, EPS)    # (N, M)  G_r + N_i(p), floored as in sec. 6.1
+        z = num / den                            # (N, M)  eq. 3 / eq. 5
+        self.x, self.G, self.den, self.z = x, G, den, z
+        return z
+
+    def backward(self, dz):
+        """dz: (N, M) -> dx: (N, D); fills grads g (D, M)."""
+        x, G, den, z, ni = self.x, self.G, self.den, self.z, self.n_inhibitory
+        x_I, x_E = x[:, :ni], x[:, ni:]
+        dnum = dz / den                          # z = num / den
+        dden = xp.where(den > EPS, -dnum * z, 0)  # d(num/den)/dden = -num/den^2 = -z/den
+        dexc = dnum + dden                       # exc: +1 in num, +1 in den
+        dinh = dden - dnum                       # inh: -1 in num, +1 in den
+        dG = xp.empty_like(G)
+        dG[:ni] = x_I.T @ dinh                   # inh = x_I @ G_I
+        dG[ni:] = x_E.T @ dexc                   # exc = x_E @ G_E
+        self.grads["g"] = xp.where(G > 0, dG, 0)  # G = max(1 + g, 0): slope 1 above 0, else 0
+        if not self.needs_input_grad:
+            return None
+        return xp.concatenate([dinh @ G[:ni].T, dexc @ G[ni:].T], axis=1)   # (N, D)
