@@ -72,10 +72,12 @@ def check_layer(layer, x, rng=0, h=1e-6, forward_kwargs=None, extra_inputs=None)
     kwargs = {k: to_device(v, dtype=np.float64) for k, v in (forward_kwargs or {}).items()}
     # Forward passes may update buffers (batchnorm's running statistics); restore
     # them before every evaluation so that each one computes the same function.
+    # (In place: a Sequential's ``buffers`` is a dict assembled on each access.)
     saved = {k: v.copy() for k, v in layer.buffers.items()}
 
     def run():
-        layer.buffers.update({k: v.copy() for k, v in saved.items()})
+        for k, v in layer.buffers.items():
+            v[...] = saved[k]
         return layer.forward(x, **kwargs)
 
     G = to_device(rng.standard_normal(run().shape))

@@ -14,11 +14,18 @@ Running statistics follow  run = momentum * run + (1 - momentum) * batch
 Which statistics normalise a *training* batch is the ``stats`` option
 (Khandwala & Bedi, section 2.3):
 
-- ``"batch"``: the batch's own mu, var (the standard layer);
+- ``"batch"``: the batch's own mu, var (the standard layer; a batch of one
+  example normalises to 0, with zero gradient, so nothing is learned from it);
 - ``"running"``: the running statistics of previous batches only, then fold
   this batch in; the batch's own values do not enter its normalisation;
 - ``"running_inclusive"``: first fold this batch into the running statistics,
   then normalise with the updated values.
+
+In the two running modes a batch's variance is measured about the previous
+running mean ``c = run_mu`` rather than about its own mean (``c = mu`` in
+batch mode): ``var = mean_i (x_i - c)^2``. Otherwise a batch of one example
+would always add a variance of 0, the running variance would decay to 0, and
+batch size 1 (which these modes are meant to allow) would blow up.
 
 All three are one formula. Write the statistics that normalise the batch as
     m = (1 - w) * run_mu + w * mu,      v = (1 - w) * run_var + w * var
@@ -29,9 +36,10 @@ mu and var depending on x as above (s = sqrt(v + eps))::
     dx_hat = dout * gamma
     dv     = sum_i dx_hat_i (x_i - m) * (-1/2) s^-3
     dm     = -sum_i dx_hat_i / s
-    dx_i   = dx_hat_i / s + w * dm / N + w * dv * 2 (x_i - mu) / N
+    dx_i   = dx_hat_i / s + w * dm / N + w * dv * 2 (x_i - c) / N
 
-With w = 1 (and so m = mu) this is the textbook batchnorm gradient.
+(in batch mode c = mu also depends on x, but sum_i (x_i - mu) = 0 cancels
+that term). With w = 1 and m = c = mu this is the textbook batchnorm gradient.
 """
 import numpy as np
 
@@ -89,10 +97,11 @@ class BatchNorm(Layer):
         mom = self.momentum
         if not self.training:
             m, v, w = run_mu, run_var, 0.0
-            mu = None
+            c = None
         else:
             mu = x.mean(axis=0)                              # (D,)
-            var = ((x - mu) ** 2).mean(axis=0)               # (D,) biased
+            c = mu if self.stats == "batch" else run_mu      # centre of the variance (docstring)
+            var = ((x - c) ** 2).mean(axis=0)                # (D,) biased
             w = {"batch": 1.0, "running": 0.0, "running_inclusive": 1.0 - mom}[self.stats]
             m = (1 - w) * run_mu + w * mu
             v = (1 - w) * run_var + w * var
@@ -101,7 +110,7 @@ class BatchNorm(Layer):
             self.buffers["running_var"] = mom * run_var + (1 - mom) * var
         s = xp.sqrt(v + self.eps)
         x_hat = (x - m) / s
-        self.cache = dict(x=x, mu=mu, m=m, s=s, x_hat=x_hat, w=w)
+        self.cache = dict(x=x, c=c, m=m, s=s, x_hat=x_hat, w=w)
         if self.affine:
             return self.params["gamma"] * x_hat + self.params["beta"]
         return x_hat
@@ -120,7 +129,7 @@ class BatchNorm(Layer):
             n = dout.shape[0]
             dv = (dx_hat * (c["x"] - c["m"])).sum(axis=0) * (-0.5) / s ** 3
             dm = -dx_hat.sum(axis=0) / s
-            dx += (w / n) * (dm + 2 * dv * (c["x"] - c["mu"]))
+            dx += (w / n) * (dm + 2 * dv * (c["x"] - c["c"]))
         return dx
 
 
