@@ -116,7 +116,16 @@ class Trainer:
         """One forward/backward/update on a batch; returns the loss (device scalar)."""
         scores = self.model.forward(xb)
         loss, dscores = self.loss_fn(scores, yb)
-        self.model.backward(dscores)
+        # Nothing uses the gradient of the input batch: the first layer may skip it
+        # (as PyTorch does for inputs without requires_grad). Parameter gradients are unchanged.
+        first = self._input_layer()
+        if first is not None:
+            keep, first.needs_input_grad = first.needs_input_grad, False
+        try:
+            self.model.backward(dscores)
+        finally:
+            if first is not None:
+                first.needs_input_grad = keep
         self.grads = self.model.grads
         for rule in self.rules:
             if hasattr(rule, "before_step"):
@@ -128,6 +137,12 @@ class Trainer:
         self.step_count += 1
         return loss, scores
 
+    def _input_layer(self):
+        """The layer that reads the input batch, if it can skip computing dx (``needs_input_grad``)."""
+        named = getattr(self.model, "named_layers", None)
+        first = next(iter(named()), (None, None))[1] if named else None
+        return first if hasattr(type(first), "needs_input_grad") else None
+
     def evaluate(self, X, y):
         """Mean loss and accuracy on (X, y) in eval mode, in batches. Returns host floats."""
         self.model.eval()
@@ -138,9 +153,9 @@ class Trainer:
             loss, _ = self.loss_fn(scores, yb)
             total_loss += to_float(loss) * len(xb)
             if self.accuracy:
-                correct += int(to_numpy((scores.argmax(axis=1) == yb).sum()))
+                correct = correct + (scores.argmax(axis=1) == yb).sum()     # summed on the device
         self.model.train()
-        return total_loss / n, (correct / n if self.accuracy else float("nan"))
+        return total_loss / n, (to_float(correct) / n if self.accuracy else float("nan"))
 
     def fit(self):
         """Train for the remaining epochs; returns ``history``."""
@@ -168,14 +183,14 @@ class Trainer:
                 self.loss_steps.append(loss_value)
                 loss_sum += loss_value * len(idx)
                 if self.accuracy:
-                    correct += int(to_numpy((scores.argmax(axis=1) == yb).sum()))
+                    correct = correct + (scores.argmax(axis=1) == yb).sum()  # on the device: no sync
                 if bar is not None:
                     bar.update(1)
                     if s % 10 == 0:
                         bar.set_postfix(loss=f"{loss_value:.4f}")
             if bar is not None:
                 bar.close()
-            self._end_epoch(loss_sum / n, correct / n if self.accuracy else float("nan"),
+            self._end_epoch(loss_sum / n, to_float(correct) / n if self.accuracy else float("nan"),
                             time.perf_counter() - start)
         return self.history
 

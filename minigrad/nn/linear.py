@@ -45,7 +45,10 @@ class Linear(Layer):
         dtype: parameter dtype (default the backend's float32).
 
     Params: ``W`` (D, M), ``b`` (M,). Buffers: ``B`` (D, M) when feedback="fa".
+    ``needs_input_grad`` (default True): set False to skip dx, ``backward`` then
+    returns None (``Trainer`` does so for the first layer while it trains).
     """
+    needs_input_grad = True
 
     def __init__(self, in_features, out_features, rng=None, weight_scale=None,
                  feedback="bp", bias=True, dtype=None):
@@ -78,6 +81,8 @@ class Linear(Layer):
         self.grads["W"] = x.T @ dout
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=0)
+        if not self.needs_input_grad:
+            return None
         feedback_weights = self.buffers["B"] if self.feedback == "fa" else self.params["W"]
         return dout @ feedback_weights.T
 
@@ -87,7 +92,17 @@ class Flatten(Layer):
 
     def forward(self, x):
         self.x_shape = x.shape
+        # x's axes from the slowest to the fastest in memory ((0, 2, 3, 1) after a Conv2d)
+        self.x_order = sorted(range(x.ndim), key=lambda a: -x.strides[a])
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout):
-        return dout.reshape(self.x_shape)
+        dx = dout.reshape(self.x_shape)
+        order = self.x_order
+        if order != sorted(order):
+            # give dx the memory order x had, so the layers below (pooling) work on one layout
+            dx_like_x = xp.empty([self.x_shape[a] for a in order], dtype=dout.dtype).transpose(
+                [order.index(a) for a in range(len(order))])
+            dx_like_x[...] = dx
+            dx = dx_like_x
+        return dx

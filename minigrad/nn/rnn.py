@@ -25,6 +25,13 @@ Feedback alignment (Khandwala & Bedi, section 2.6): with feedback="fa", fixed
 random matrices replace the weights in the two backward products that carry
 error to earlier units: ``Wh.T -> Bh.T`` in the recurrence (the paper's
 H_back) and ``Wx.T -> Bx.T`` for dx (U_back).
+
+Speed notes (tests/test_speed_paths.py checks them against ``rnn_reference``,
+the plain per-step textbook loop kept at the end of this file): the layer keeps
+its states time-major, (T, N, H) in memory, so every step reads and writes one
+contiguous (N, H) block (the (N, T, H) result is a transposed view); f'(a) is
+computed for all steps at once before the backward loop; the loops update
+their (N, H) blocks in place instead of allocating new arrays each step.
 """
 import numpy as np
 
@@ -48,7 +55,10 @@ class RNN(Layer):
 
     Params: ``Wx`` (D, H), ``Wh`` (H, H), ``b`` (H,). After ``backward``,
     ``dh0`` (N, H) holds the gradient of the initial state.
+    ``needs_input_grad`` (default True): set False to skip dx (``Trainer`` does
+    so for the first layer while it trains).
     """
+    needs_input_grad = True
 
     def __init__(self, input_size, hidden_size, activation="tanh", rng=None, feedback="bp", dtype=None):
         super().__init__()
@@ -85,33 +95,74 @@ class RNN(Layer):
             h0 = xp.zeros((N, H), dtype=x.dtype)
         elif h0.shape != (N, H):
             raise ValueError(f"RNN: expected h0 of shape ({N}, {H}), got {tuple(h0.shape)}")
-        xw = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, H)    # all input projections at once
-        h = xp.empty((N, T, H), dtype=xw.dtype)
+        # all input projections at once, time-major: xw[t] = x_t @ Wx + b, (T, N, H)
+        x_tm = x.transpose(1, 0, 2).reshape(T * N, D)
+        xw = (x_tm @ Wx + b).reshape(T, N, H)
+        h = xp.empty((T, N, H), dtype=xw.dtype)
         prev = h0
         for t in range(T):
-            prev = h[:, t] = self._f(xw[:, t] + prev @ Wh)       # h_t = f(x_t Wx + h_{t-1} Wh + b)
-        self.x, self.h0, self.h = x, h0, h
-        return h
+            a = prev @ Wh                                         # (N, H)
+            a += xw[t]                                            # a_t = x_t Wx + h_{t-1} Wh + b
+            h[t] = self._f(a)                                     # h_t = f(a_t)
+            prev = h[t]
+        self.x_tm, self.h0, self.h_tm = x_tm, h0, h
+        self.x, self.h = x, h.transpose(1, 0, 2)                  # (N, T, D), (N, T, H) views
+        return self.h
 
     def backward(self, dout):
-        """dout: (N, T, H) -> dx: (N, T, D); fills grads Wx, Wh, b and sets ``self.dh0``."""
-        x, h = self.x, self.h
-        N, T, D = x.shape
-        H = self.hidden_size
+        """dout: (N, T, H) -> dx: (N, T, D); fills grads Wx, Wh, b and sets ``self.dh0``.
+
+        Returns None (but still sets ``dh0``) when ``needs_input_grad`` is False.
+        """
+        h = self.h_tm                                             # (T, N, H)
+        T, N, H = h.shape
+        D = self.input_size
         back_h = self.buffers["Bh"] if self.feedback == "fa" else self.params["Wh"]
         back_x = self.buffers["Bx"] if self.feedback == "fa" else self.params["Wx"]
-        da = xp.empty_like(h)                                     # (N, T, H)
+        dout = dout.transpose(1, 0, 2)                            # (T, N, H) view
+        da = self._df(h)                                          # f'(a_t) for every t, then da in place
         dh_next = xp.zeros((N, H), dtype=h.dtype)
         for t in reversed(range(T)):
-            da[:, t] = (dout[:, t] + dh_next) * self._df(h[:, t])
-            dh_next = da[:, t] @ back_h.T
+            da[t] *= dout[t] + dh_next                            # da_t = (dout_t + dh_next) * f'(a_t)
+            dh_next = da[t] @ back_h.T                            # to h_{t-1}
         self.dh0 = dh_next
-        h_prev = xp.concatenate([self.h0[:, None], h[:, :-1]], axis=1)   # (N, T, H): h_{t-1}
-        da_rows = da.reshape(N * T, H)
-        self.grads["Wx"] = x.reshape(N * T, D).T @ da_rows
-        self.grads["Wh"] = h_prev.reshape(N * T, H).T @ da_rows
+        h_prev = xp.concatenate([self.h0[None], h[:-1]], axis=0)  # (T, N, H): h_{t-1}
+        da_rows = da.reshape(T * N, H)
+        self.grads["Wx"] = self.x_tm.T @ da_rows
+        self.grads["Wh"] = h_prev.reshape(T * N, H).T @ da_rows
         self.grads["b"] = da_rows.sum(axis=0)
-        return (da_rows @ back_x.T).reshape(N, T, D)
+        if not self.needs_input_grad:
+            return None
+        return (da_rows @ back_x.T).reshape(T, N, D).transpose(1, 0, 2)
+
+
+def rnn_reference(x, h0, Wx, Wh, b, dout, activation="tanh", back_x=None, back_h=None):
+    """Textbook BPTT, one step at a time, for checking ``RNN``.
+
+    x (N, T, D), h0 (N, H), dout (N, T, H). ``back_x``/``back_h`` replace Wx/Wh
+    in the backward products (feedback alignment). Returns
+    (h (N, T, H), dx (N, T, D), dWx, dWh, db, dh0).
+    """
+    f = xp.tanh if activation == "tanh" else sigmoid
+    back_x = Wx if back_x is None else back_x
+    back_h = Wh if back_h is None else back_h
+    N, T, D = x.shape
+    hs = [h0]
+    for t in range(T):
+        hs.append(f(x[:, t] @ Wx + hs[-1] @ Wh + b))
+    dWx, dWh, db = xp.zeros_like(Wx), xp.zeros_like(Wh), xp.zeros_like(b)
+    dx = xp.zeros_like(x)
+    dh_next = xp.zeros_like(h0)
+    for t in reversed(range(T)):
+        h_t = hs[t + 1]
+        df = 1 - h_t * h_t if activation == "tanh" else h_t * (1 - h_t)
+        da = (dout[:, t] + dh_next) * df
+        dWx += x[:, t].T @ da
+        dWh += hs[t].T @ da
+        db += da.sum(axis=0)
+        dx[:, t] = da @ back_x.T
+        dh_next = da @ back_h.T
+    return xp.stack(hs[1:], axis=1), dx, dWx, dWh, db, dh_next
 
 
 class TemporalLinear(Layer):
