@@ -17,7 +17,8 @@ Workloads (the sizes of issue 5):
 - ``linear``: one ``Linear(784, 512)`` forward + backward on a batch of 128;
 - ``dann``:   ``minigrad.nn.dann.DANN(784, 512, 51)`` forward + backward, compared with
               the minigrad ``Linear`` of the same size (if the module is importable);
-- ``cwa``:    column-wise-alignment layers (not written yet: printed as not available).
+- ``cwa``:    ``minigrad.nn.CWA(784, 512)`` (conductance-weighted averaging) forward +
+              backward, compared with the minigrad ``Linear`` of the same size.
 
 Epoch workloads go through ``minigrad.Trainer.fit`` (what lessons use) and through the
 usual PyTorch loop (shuffle, index, forward, loss, backward, ``optimizer.step``,
@@ -312,8 +313,11 @@ def minigrad_layer(kind, S):
     elif kind == "dann":
         from minigrad.nn.dann import DANN
         layer = DANN(784, 512, 51)
+    elif kind == "cwa":
+        layer = nn.CWA(784, 512, rng=0)    # g (784, 512); inputs 0-391 inhibitory, 392-783 excitatory
     else:
-        raise ImportError("CWA layers are not written yet")
+        raise ValueError(f"unknown layer workload {kind!r}")
+    # activities in [0, 1): DANN and CWA layers expect non-negative inputs
     x = backend.to_device(rng.random((128, 784), dtype=np.float32))
     dy = backend.to_device(rng.standard_normal((128, 512), dtype=np.float32))
 
@@ -595,7 +599,7 @@ def main():
             # against the peak probed between this workload's repetitions (same load)
             row["peak_during"] = statistics.median(peaks)
             row["pct_peak"] = 100 * row["gflops"] / row["peak_during"]
-        if kind == "dann":
+        if kind in ("dann", "cwa"):
             lin_run = minigrad_layer("linear", S)
             lin_run()
             ts = []
