@@ -38,9 +38,7 @@ Outputs in outputs/04_fa_vs_bp_mlp/: accuracy.png, alignment.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.data import load_cifar10, standardize
-from minigrad.experiment import (figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 
@@ -50,22 +48,6 @@ SETTINGS = {
     "full": dict(n_train=10000, n_val=1000, hidden=512, epochs=60, lr=1e-3, batch=100),
 }
 PAPER = {"bp": {"train_acc": 1.00, "best_val_acc": 0.478}, "fa": {"train_acc": 0.75, "best_val_acc": 0.462}}
-
-
-def cifar_subset(args, n_train, n_val, rng):
-    """n_train + n_val CIFAR-10 training images (standardised with the training
-    subset's channel statistics), or synthetic images for --smoke without the data set."""
-    try:
-        images, labels = load_cifar10(split="train")
-    except FileNotFoundError:
-        if args.mode != "smoke":
-            raise
-        print("CIFAR-10 is not installed: --smoke runs on synthetic images")
-        images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
-    order = rng.permutation(len(images))[: n_train + n_val]
-    tr, va = order[:n_train], order[n_train:]
-    X_train, X_val = standardize(images[tr], images[va])
-    return {"X_train": X_train, "y_train": labels[tr], "X_val": X_val, "y_val": labels[va]}
 
 
 def build_mlp(hidden, feedback, rng, depth=3):
@@ -83,7 +65,7 @@ def main():
     out = output_dir(__file__, args)
     cfg = SETTINGS[args.mode]
     rng = np.random.default_rng(args.seed)
-    data = cifar_subset(args, cfg["n_train"], cfg["n_val"], rng)
+    data = cifar10_subset(args, cfg["n_train"], cfg["n_val"], rng)
     probe = (data["X_train"][:500], data["y_train"][:500])      # fixed batch for the angles
 
     results, histories = {}, {}

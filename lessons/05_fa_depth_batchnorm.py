@@ -33,9 +33,7 @@ Outputs in outputs/05_fa_depth_batchnorm/: accuracy.png, alignment.png, metrics.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.data import load_cifar10, standardize
-from minigrad.experiment import (figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 
@@ -46,22 +44,6 @@ SETTINGS = {
 }
 PAPER = {"FA 3 layers": "trains", "FA 3 layers + BN": "best of the set", "FA 8 layers": "does not train",
          "FA 8 layers + BN": "trains, on par with FA 3 layers"}
-
-
-def cifar_subset(args, n_train, n_val, rng):
-    """n_train + n_val CIFAR-10 training images (standardised with the training
-    subset's channel statistics), or synthetic images for --smoke without the data set."""
-    try:
-        images, labels = load_cifar10(split="train")
-    except FileNotFoundError:
-        if args.mode != "smoke":
-            raise
-        print("CIFAR-10 is not installed: --smoke runs on synthetic images")
-        images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
-    order = rng.permutation(len(images))[: n_train + n_val]
-    tr, va = order[:n_train], order[n_train:]
-    X_train, X_val = standardize(images[tr], images[va])
-    return {"X_train": X_train, "y_train": labels[tr], "X_val": X_val, "y_val": labels[va]}
 
 
 def build_mlp(hidden, depth, batchnorm, seed):
@@ -82,7 +64,7 @@ def main():
     args = parse_args(__doc__.splitlines()[0])
     out = output_dir(__file__, args)
     cfg = SETTINGS[args.mode]
-    data = cifar_subset(args, cfg["n_train"], cfg["n_val"], np.random.default_rng(args.seed))
+    data = cifar10_subset(args, cfg["n_train"], cfg["n_val"], np.random.default_rng(args.seed))
     probe = (data["X_train"][:300], data["y_train"][:300])
 
     runs = {}

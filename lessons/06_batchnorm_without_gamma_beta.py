@@ -47,9 +47,7 @@ running_stats.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.data import load_cifar10, standardize
-from minigrad.experiment import (figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -61,21 +59,6 @@ SETTINGS = {
                  batch_sizes=(1, 2, 5, 10, 20, 50, 100), momenta=(0.0, 0.3, 0.6, 0.9), lr=1e-2),
 }
 PAPER = {"train_acc": 1.0, "val_acc": 0.36}
-
-
-def cifar_subset(args, n_train, n_val, rng):
-    """n_train + n_val CIFAR-10 training images, standardised; synthetic for --smoke without data."""
-    try:
-        images, labels = load_cifar10(split="train")
-    except FileNotFoundError:
-        if args.mode != "smoke":
-            raise
-        print("CIFAR-10 is not installed: --smoke runs on synthetic images")
-        images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
-    order = rng.permutation(len(images))[: n_train + n_val]
-    tr, va = order[:n_train], order[n_train:]
-    X_train, X_val = standardize(images[tr], images[va])
-    return {"X_train": X_train, "y_train": labels[tr], "X_val": X_val, "y_val": labels[va]}
 
 
 def build(hidden, seed, affine, stats="batch", momentum=0.9):
@@ -112,7 +95,7 @@ def main():
     out = output_dir(__file__, args)
     cfg = SETTINGS[args.mode]
     rng = np.random.default_rng(args.seed)
-    data = cifar_subset(args, cfg["n_train"], cfg["n_val"], rng)
+    data = cifar10_subset(args, cfg["n_train"], cfg["n_val"], rng)
     verbose = args.mode != "smoke"
 
     # ---- part 1: gamma/beta on or off, batch statistics

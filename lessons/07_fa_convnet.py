@@ -32,9 +32,7 @@ Outputs in outputs/07_fa_convnet/: accuracy.png, alignment.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.data import load_cifar10, standardize
-from minigrad.experiment import (figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 
@@ -43,21 +41,6 @@ SETTINGS = {
     "default": dict(n_train=1000, n_val=1000, channels=(16, 32), epochs=15, lr=1e-2, batch=50),
     "full": dict(n_train=1000, n_val=1000, channels=(32, 32), epochs=40, lr=1e-2, batch=50),
 }
-
-
-def cifar_subset(args, n_train, n_val, rng):
-    """n_train + n_val CIFAR-10 training images, standardised; synthetic for --smoke without data."""
-    try:
-        images, labels = load_cifar10(split="train")
-    except FileNotFoundError:
-        if args.mode != "smoke":
-            raise
-        print("CIFAR-10 is not installed: --smoke runs on synthetic images")
-        images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
-    order = rng.permutation(len(images))[: n_train + n_val]
-    tr, va = order[:n_train], order[n_train:]
-    X_train, X_val = standardize(images[tr], images[va])
-    return {"X_train": X_train, "y_train": labels[tr], "X_val": X_val, "y_val": labels[va]}
 
 
 def build_convnet(channels, feedback, batchnorm, seed):
@@ -76,7 +59,7 @@ def main():
     args = parse_args(__doc__.splitlines()[0])
     out = output_dir(__file__, args)
     cfg = SETTINGS[args.mode]
-    data = cifar_subset(args, cfg["n_train"], cfg["n_val"], np.random.default_rng(args.seed))
+    data = cifar10_subset(args, cfg["n_train"], cfg["n_val"], np.random.default_rng(args.seed))
     probe = (data["X_train"][:200], data["y_train"][:200])
 
     runs = {}

@@ -49,9 +49,7 @@ import numpy as np
 
 from minigrad import nn, optim
 from minigrad.constraints import SignConstraint
-from minigrad.data import load_cifar10, standardize
-from minigrad.experiment import (figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -62,21 +60,6 @@ SETTINGS = {
     "full": dict(n_train=1000, n_val=1000, hidden=512, long_epochs=500, lr=1e-2, weight_decay=0.0, batch=50,
                  mixed_train=10000, mixed_hidden=512, mixed_epochs=60, mixed_lr=1e-2),
 }
-
-
-def cifar_subset(args, n_train, n_val, rng):
-    """n_train + n_val CIFAR-10 training images, standardised; synthetic for --smoke without data."""
-    try:
-        images, labels = load_cifar10(split="train")
-    except FileNotFoundError:
-        if args.mode != "smoke":
-            raise
-        print("CIFAR-10 is not installed: --smoke runs on synthetic images")
-        images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
-    order = rng.permutation(len(images))[: n_train + n_val]
-    tr, va = order[:n_train], order[n_train:]
-    X_train, X_val = standardize(images[tr], images[va])
-    return {"X_train": X_train, "y_train": labels[tr], "X_val": X_val, "y_val": labels[va]}
 
 
 def build_mlp(hidden, feedback, seed, activation="relu", batchnorm=False):
@@ -101,7 +84,7 @@ def main():
     rng = np.random.default_rng(args.seed)
 
     # ---- part 1: sign-constrained weights over a long run
-    data = cifar_subset(args, cfg["n_train"], cfg["n_val"], rng)
+    data = cifar10_subset(args, cfg["n_train"], cfg["n_val"], rng)
     long_runs = {}
     for feedback in ("fa", "bp"):
         for mode in (None, "synapse", "neuron"):
@@ -140,7 +123,7 @@ def main():
     save_figure(fig, out, "sign_constraint.png")
 
     # ---- part 2: Mixed-ReLU vs ReLU, FA with parameter-free batchnorm
-    data = cifar_subset(args, cfg["mixed_train"], cfg["n_val"], rng)
+    data = cifar10_subset(args, cfg["mixed_train"], cfg["n_val"], rng)
     mixed_runs = {}
     for activation in ("relu", "mixed"):
         name = "FA + BN(no gamma/beta) + " + ("ReLU" if activation == "relu" else "Mixed-ReLU")

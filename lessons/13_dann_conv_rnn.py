@@ -36,9 +36,8 @@ import numpy as np
 
 from minigrad import nn, optim
 from minigrad.dale import DaleProjection, DANNCorrections
-from minigrad.data import load_cifar10, load_mnist, load_mnist_sample, normalize
-from minigrad.experiment import (figure, output_dir, parse_args, print_table, save_figure, save_metrics,
-                                 synthetic_images)
+from minigrad.data import load_cifar10, normalize
+from minigrad.experiment import (figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics, synthetic_images)
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -71,14 +70,8 @@ def cifar(args, cfg, rng):
 
 def mnist_rows(cfg, rng):
     """Images as sequences: (N, T=28 rows, D=28 pixels) in [0, 1]."""
-    try:
-        (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-    except FileNotFoundError:
-        print("MNIST is not installed: using the embedded sample")
-        (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
-    tr = rng.permutation(len(xtr))[: cfg["mnist_train"] or len(xtr)]
-    te = np.arange(min(cfg["mnist_test"], len(xte)))
-    return {"X_train": normalize(xtr[tr]), "y_train": ytr[tr], "X_val": normalize(xte[te]), "y_val": yte[te]}
+    xtr, ytr, xte, yte = mnist_train_test(cfg["mnist_train"], cfg["mnist_test"], rng)
+    return {"X_train": normalize(xtr), "y_train": ytr, "X_val": normalize(xte), "y_val": yte}
 
 
 def conv_net(kind, rng):

@@ -39,8 +39,8 @@ import numpy as np
 from minigrad import optim
 from minigrad.backend import to_device
 from minigrad.dale import DaleProjection, DANNCorrections, dann_mlp, mlp
-from minigrad.data import flatten, load_mnist, load_mnist_sample, normalize
-from minigrad.experiment import figure, output_dir, parse_args, print_table, save_figure, save_metrics
+from minigrad.data import flatten, normalize
+from minigrad.experiment import (figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.feedback import angle_between, feedback_layers
 from minigrad.nn import DANN, softmax_cross_entropy
 from minigrad.trainer import Trainer
@@ -56,15 +56,8 @@ LR = {("MLP", "bp"): 0.2976, ("MLP", "fa"): 0.05, ("DANN", "bp"): 0.1107, ("DANN
 
 
 def load(cfg, rng):
-    try:
-        (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-    except FileNotFoundError:
-        print("MNIST is not installed: using the embedded 5,000-digit sample")
-        (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
-    tr = rng.permutation(len(xtr))[: cfg["n_train"] or len(xtr)]
-    te = np.arange(min(cfg["n_test"], len(xte)))
-    return {"X_train": flatten(normalize(xtr[tr])), "y_train": ytr[tr],
-            "X_val": flatten(normalize(xte[te])), "y_val": yte[te]}
+    xtr, ytr, xte, yte = mnist_train_test(cfg["n_train"], cfg["n_test"], rng)
+    return {"X_train": flatten(normalize(xtr)), "y_train": ytr, "X_val": flatten(normalize(xte)), "y_val": yte}
 
 
 def alignment(model, X, y):

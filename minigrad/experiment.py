@@ -131,3 +131,44 @@ def synthetic_images(n, shape, num_classes=10, rng=0):
     y = rng.integers(num_classes, size=n)
     x = templates[y] * 0.6 + rng.uniform(0, 255, (n,) + tuple(shape)) * 0.4
     return x.astype(np.uint8), y.astype(np.int64)
+
+
+def cifar10_subset(args, n_train, n_val, rng):
+    """``n_train`` + ``n_val`` shuffled CIFAR-10 training images as Trainer data.
+
+    Images are standardised with the training subset's per-channel statistics:
+    X (N, 3, 32, 32) float32, y (N,) int64. For ``--smoke`` without the data set,
+    synthetic images stand in (and the lesson says so).
+    """
+    from .data import load_cifar10, standardize
+    try:
+        images, labels = load_cifar10(split="train")
+    except FileNotFoundError:
+        if args.mode != "smoke":
+            raise
+        print("CIFAR-10 is not installed: --smoke runs on synthetic images")
+        images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
+    order = rng.permutation(len(images))[: n_train + n_val]
+    tr, va = order[:n_train], order[n_train:]
+    X_train, X_val = standardize(images[tr], images[va])
+    return {"X_train": X_train, "y_train": labels[tr], "X_val": X_val, "y_val": labels[va]}
+
+
+def mnist_train_test(n_train, n_test, rng):
+    """MNIST digits, or the embedded 5,000-digit sample when MNIST is not installed.
+
+    Args:
+        n_train: how many shuffled training digits (None: all).
+        n_test: how many test digits (the first ones).
+    Returns:
+        (x_train, y_train, x_test, y_test): uint8 (N, 28, 28) images and int64 labels.
+    """
+    from .data import load_mnist, load_mnist_sample
+    try:
+        (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
+    except FileNotFoundError:
+        print("MNIST is not installed: using the embedded sample (python data_scripts/mnist.py fetches it)")
+        (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
+    tr = rng.permutation(len(xtr))[: n_train or len(xtr)]
+    te = np.arange(min(n_test, len(xte)))
+    return xtr[tr], ytr[tr], xte[te], yte[te]

@@ -21,7 +21,7 @@ such as batchnorm's, still pass by accident.
 """
 import numpy as np
 
-from .backend import make_rng, to_device, to_numpy, xp
+from .backend import make_rng, to_device, to_numpy
 
 
 def rel_error(analytic, numeric):

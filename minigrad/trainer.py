@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from .backend import describe, make_rng, to_device, to_float, to_numpy, xp
+from .backend import describe, make_rng, to_device, to_float, to_numpy
 from .nn.losses import softmax_cross_entropy
 
 try:

@@ -8,7 +8,6 @@ import hashlib
 import http.server
 import io
 import pickle
-import shutil
 import subprocess
 import sys
 import tarfile

@@ -16,7 +16,7 @@ A layer is an object with
 
 Layers with no parameters have empty ``params`` and ``grads``.
 """
-from ..backend import DEFAULT_DTYPE, make_rng, to_device, xp
+from ..backend import DEFAULT_DTYPE, to_device, xp
 
 
 class Layer:
