@@ -1,0 +1,27 @@
+"""The benchmark script runs end to end (tiny workloads) on the active backend.
+
+Under MINIGRAD_BACKEND=fakecupy (as CI runs it) this also shows the benchmark
+makes no implicit device-to-host conversion, as it must to run on a GPU.
+"""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_benchmark_quick_run_writes_results(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "bench.py"), "--quick", "--no-memory",
+         "--only", "mlp,cnn,rnn,linear,dann,cwa", "--out", str(tmp_path), "--name", "smoke"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(tmp_path / "smoke.json") as f:
+        results = json.load(f)
+    rows = {r["name"]: r for r in results["rows"]}
+    assert set(rows) == {"mlp", "cnn", "rnn", "linear", "dann", "cwa"}
+    for name, row in rows.items():
+        assert row["status"] == "ok", (name, row)
+        assert row["minigrad_ms"] > 0
+    assert (tmp_path / "smoke.md").exists()
