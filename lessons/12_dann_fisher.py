@@ -47,7 +47,7 @@ from minigrad.trainer import Trainer
 
 SETTINGS = {
     "smoke": dict(n_train=500, n_test=500, hidden=32, n_inhib=4, epochs=1, measure_every=2, window=5),
-    "default": dict(n_train=None, n_test=10000, hidden=500, n_inhib=50, epochs=10, measure_every=5, window=100),
+    "default": dict(n_train=5000, n_test=10000, hidden=500, n_inhib=50, epochs=10, measure_every=5, window=100),
     "full": dict(n_train=None, n_test=10000, hidden=500, n_inhib=50, epochs=50, measure_every=5, window=100),
 }
 LR, BATCH = 10.0, 32

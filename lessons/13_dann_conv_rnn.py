@@ -13,8 +13,9 @@ What it shows
 
     Part 1 here is a small VGG-style net scaled to the CPU:
     conv3x3(32)-ReLU-pool-conv3x3(64)-ReLU-pool-dense(10), the DANN version
-    with 4 and 7 inhibitory filters (about 1 per 9 excitatory, as in the
-    paper's 10 per 64) and one inhibitory unit at the output. Inputs are raw
+    with 4 and 7 inhibitory filters (1 per 8 to 9 excitatory, a little
+    sparser than the paper's 10 per 64, about 1 per 6.4) and one inhibitory
+    unit at the output. Inputs are raw
     pixels in [0, 1] (DANN inputs must be non-negative: they are excitatory).
 
 What to read

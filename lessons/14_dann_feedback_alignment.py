@@ -21,9 +21,10 @@ What it shows
 
 What to read
     - ``minigrad/nn/dann.py``: the last line of ``dann_block_backward``.
-    - ``alignment`` below: the true gradient comes from a second backward pass
-      with the layers switched to ``feedback="bp"`` (the same trick as
-      ``minigrad/feedback.py``).
+    - ``alignment`` below: the update angles come from
+      ``minigrad/feedback.py`` (``measure_alignment``: the true gradient is a
+      second backward pass with the layers switched to ``feedback="bp"``);
+      the lesson adds the angle between effective weights and feedback.
 
 What to change
     - ``LR``; the feedback sign: make Bee, Bie signed (``buffers["Bee"] -= mean``).
@@ -41,13 +42,13 @@ from minigrad.backend import to_device
 from minigrad.dale import DaleProjection, DANNCorrections, dann_mlp, mlp
 from minigrad.data import flatten, normalize
 from minigrad.experiment import (figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics)
-from minigrad.feedback import angle_between, feedback_layers
-from minigrad.nn import DANN, softmax_cross_entropy
+from minigrad.feedback import angle_between, feedback_layers, measure_alignment
+from minigrad.nn import DANN
 from minigrad.trainer import Trainer
 
 SETTINGS = {
     "smoke": dict(n_train=400, n_test=300, hidden=32, n_inhib=4, epochs=1),
-    "default": dict(n_train=None, n_test=10000, hidden=500, n_inhib=50, epochs=8),
+    "default": dict(n_train=5000, n_test=10000, hidden=500, n_inhib=50, epochs=8),
     "full": dict(n_train=None, n_test=10000, hidden=500, n_inhib=50, epochs=50),
 }
 MODELS = [("MLP", "bp"), ("MLP", "fa"), ("DANN", "bp"), ("DANN", "fa")]
@@ -63,20 +64,12 @@ def load(cfg, rng):
 def alignment(model, X, y):
     """Per FA layer: angle(FA update, true gradient) of its main weight, and for DANN
     layers angle(Wee - Wei Wie, Bee - Wei Bie). Degrees; host floats."""
+    angles = measure_alignment(model, X, y)         # every FA weight's update and weight angles
     fa = [(p, layer) for p, layer in feedback_layers(model) if layer.feedback == "fa"]
-    scores = model.forward(X)
-    _, dscores = softmax_cross_entropy(scores, y)
-    for _, layer in fa:
-        layer.feedback = "bp"
-    model.backward(dscores)
-    true = {k: v.copy() for k, v in model.grads.items()}
-    for _, layer in fa:
-        layer.feedback = "fa"
-    model.backward(dscores)
     out = {}
     for prefix, layer in fa:
         w = "Wee" if isinstance(layer, DANN) else "W"
-        out[f"grad_angle/{prefix}{w}"] = angle_between(model.grads[prefix + w], true[prefix + w])
+        out[f"grad_angle/{prefix}{w}"] = angles[f"grad_angle/{prefix}{w}"]
         if isinstance(layer, DANN):
             p, b = layer.params, layer.buffers
             out[f"weight_angle/{prefix}W_eff"] = angle_between(p["Wee"] - p["Wei"] @ p["Wie"],

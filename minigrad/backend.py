@@ -159,6 +159,16 @@ def make_rng(seed=None):
     return numpy.random.default_rng(seed)
 
 
+def feedback_rng(rng):
+    """A child generator for a layer's fixed feedback weights (feedback alignment).
+
+    ``rng.spawn`` gives an independent stream without drawing from ``rng``, so a
+    network built with ``feedback="fa"`` gets exactly the same forward weights,
+    layer by layer, as the backprop network built from the same seed.
+    """
+    return make_rng(rng).spawn(1)[0]
+
+
 def device_rng(rng):
     """A generator of the active backend, seeded from the host generator ``rng``.
 

@@ -13,7 +13,8 @@ its allowed direction. Two granularities:
   rows; for a ``Conv2d`` weight (F, C, HH, WW) it is an input channel,
   W[:, c]. The sign of each unit is drawn +/- with equal probability, and the
   initial weights are flipped to agree with it (magnitudes kept) when the rule
-  is created.
+  is created -- also when ``enabled=False``, so that the ablation starts from
+  the very same weights and differs only in the missing constraint.
 
 The rule, written for one weight w with allowed sign s (+1 or -1)::
 
@@ -30,7 +31,8 @@ averaged over the epoch's steps).
 Biases are not constrained (Dale's law is about synapses). With
 ``enabled=False`` the rule changes nothing but still records, as
 ``zero_fraction``, the share of weights whose sign now differs from their
-initial sign (what the constraint would have had to cut), for ablations.
+allowed sign (what the constraint would have had to cut), for ablations; it
+is 0 at the start in both modes because the start is the same.
 """
 import numpy as np
 
@@ -63,7 +65,9 @@ class SignConstraint:
         keys: a parameter is constrained when its name after the last "." is
             in ``keys`` (default the weights of Linear, Conv2d and RNN).
         rng: seed or Generator for the neuron signs (mode "neuron").
-        enabled: False makes the rule a no-op apart from its measurements.
+        enabled: False makes the rule a no-op apart from its measurements
+            (mode "neuron" still flips the initial weights to their unit's
+            sign, so enabled and disabled runs start from the same weights).
 
     Attributes:
         signs: dict parameter name -> array of +1/-1 broadcastable to the weight.
@@ -92,8 +96,9 @@ class SignConstraint:
                 shape[axis] = w.shape[axis]
                 unit_sign = rng.choice(np.array([-1.0, 1.0]), size=w.shape[axis]).reshape(shape)
                 self.signs[name] = to_device(unit_sign, dtype=w.dtype)
-                if enabled:
-                    w[...] = xp.abs(w) * self.signs[name]      # make the init obey the rule
+                # make the init obey the rule, enabled or not: an ablation must
+                # start from the same weights to be comparable
+                w[...] = xp.abs(w) * self.signs[name]
         self.total = sum(params[n].size for n in self.names)
         self._clipped, self._nsteps = None, 0
         self.steps_zero = []

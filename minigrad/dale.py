@@ -41,6 +41,15 @@ def _key(prefix, name):
     return f"{prefix}.{name}" if prefix else name
 
 
+def _cosine(pairs):
+    """Cosine between two flat vectors given as a list of (a, b) array pairs (host float;
+    one sync per sum: used by the slow, optional rules only)."""
+    dot = sum(to_float((a * b).sum()) for a, b in pairs)
+    na = sum(to_float((a * a).sum()) for a, _ in pairs)
+    nb = sum(to_float((b * b).sum()) for _, b in pairs)
+    return dot / max(np.sqrt(na * nb), 1e-30)
+
+
 def dale_layers(model):
     """(prefix, layer) for every DANN-family or ColumnEi layer in ``model``."""
     return [(prefix, layer) for prefix, layer in model.named_layers()
@@ -179,6 +188,14 @@ class CosineLRScaling:
     by xi^i, which for plain SGD is exactly a step with learning rate eta.
     Needs a host sync per try (``to_float``): it is a slow, optional rule.
 
+    Deliberately, we try i = 0 (the full learning rate) first, while the
+    pseudocode of algorithm 6 writes eta = xi^i starting at i = 1. Read as a
+    factor on the learning rate, i = 1 would shrink every step by xi even
+    when nothing is clipped, against the appendix's own description (the rate
+    is reduced "whenever" clipping would push the cosine below M); read
+    literally, with xi^1 as the base learning rate, its first try is the
+    unshrunk rate, which is our i = 0. Either way the first try is the full step.
+
     Args:
         model: the network.
         min_cosine: M in algorithm 6 (e.g. 0.99).
@@ -202,15 +219,8 @@ class CosineLRScaling:
         """The factor xi^i chosen for one layer."""
         scale = 1.0
         for _ in range(self.max_tries + 1):
-            dot = norm_new = norm_clip = 0.0
-            for n in names:
-                new = params[n] - (lr * scale) * grads[n]
-                clipped = project(new, layer)
-                dot += to_float((clipped * new).sum())
-                norm_new += to_float((new * new).sum())
-                norm_clip += to_float((clipped * clipped).sum())
-            cos = dot / max(np.sqrt(norm_new * norm_clip), 1e-30)
-            if cos >= self.min_cosine:
+            new = [params[n] - (lr * scale) * grads[n] for n in names]        # theta - eta G
+            if _cosine([(project(v, layer), v) for v in new]) >= self.min_cosine:
                 break
             scale *= self.xi
         return scale
@@ -264,14 +274,6 @@ def dann_per_example_sq_grads(layer):
     }
 
 
-def _cosine(pairs):
-    """cos between two flat vectors given as a list of (a, b) array pairs (host float)."""
-    dot = sum(to_float((a * b).sum()) for a, b in pairs)
-    na = sum(to_float((a * a).sum()) for a, _ in pairs)
-    nb = sum(to_float((b * b).sum()) for _, b in pairs)
-    return dot / max(np.sqrt(na * nb), 1e-30)
-
-
 class FisherCorrection:
     """Algorithm 4: diagonal-Fisher-corrected gradients for dense DANN layers, and the
     measurement of figure 2.
@@ -305,20 +307,28 @@ class FisherCorrection:
     Put it *first* in the rule list: it must see the uncorrected gradients.
     Only dense ``DANN`` layers are covered (other layers keep their gradient).
     Lambda cancels in the normalisation of step 4; it is kept to mirror the paper.
+    Do not combine ``apply=True`` with ``DANNCorrections``: Delta already
+    contains the Fisher's own scaling of Wie, Wei and alpha, and algorithm 3
+    would then scale those gradients a second time (``apply=False`` with
+    ``DANNCorrections`` is fine: measure, and train with the heuristic).
 
     Args:
         model: the network (a softmax classifier).
         fisher_lr: lambda. momentum: k. damping: relative damping of F_t before inverting.
-        apply: replace gradients by Delta.
+        apply: replace gradients by Delta (False: only measure).
         measure_every: steps between measurements (0: never).
         rng: seed for the label sampling.
+        enabled: False measures nothing and changes nothing (no extra backward
+            pass either): training with plain gradients, at plain cost, for
+            ablations; ``loss_fn`` still works. To measure without changing the
+            training, use ``apply=False`` instead.
     """
 
     def __init__(self, model, fisher_lr=2.5e-5, momentum=0.02, damping=1e-2, apply=True,
-                 measure_every=10, rng=0):
+                 measure_every=10, rng=0, enabled=True):
         from .nn.dann import DANN
         self.model, self.fisher_lr, self.momentum, self.damping = model, fisher_lr, momentum, damping
-        self.apply, self.measure_every = apply, measure_every
+        self.apply, self.measure_every, self.enabled = apply, measure_every, enabled
         self.layers = [(p, l) for p, l in model.named_layers() if isinstance(l, DANN)]
         if not self.layers:
             raise ValueError("FisherCorrection: the model has no dense DANN layer")
@@ -343,6 +353,8 @@ class FisherCorrection:
         return xp.minimum(y, scores.shape[1] - 1).astype(xp.int64)
 
     def before_step(self, trainer):
+        if not self.enabled:
+            return
         if self._scores is None:
             raise RuntimeError("FisherCorrection: pass loss_fn=rule.loss_fn to the Trainer")
         grads = dict(trainer.grads)                          # true-label gradients

@@ -42,8 +42,11 @@ import numpy as np
 from .backend import to_device, to_numpy
 from .nn.losses import softmax_cross_entropy
 
-# feedback buffer used for each forward weight, by parameter name
-FEEDBACK_OF = {"W": "B", "Wx": "Bx", "Wh": "Bh"}
+# feedback buffer used for each forward weight, by parameter name:
+# Linear, Conv2d (W/B), RNN (Wx/Bx, Wh/Bh), DANN, DANNConv2d (Wee/Bee, Wie/Bie)
+# and DANNRNN (recurrent Wee/Bee, Wie/Bie; input Uee/Bue, Uie/Bui)
+FEEDBACK_OF = {"W": "B", "Wx": "Bx", "Wh": "Bh",
+               "Wee": "Bee", "Wie": "Bie", "Uee": "Bue", "Uie": "Bui"}
 
 
 def angle_between(a, b):
@@ -51,11 +54,12 @@ def angle_between(a, b):
 
     Computed on the host in float64 (a measurement at the edge, not a layer op).
     Returns nan when either array is all zeros (the angle is undefined).
+    Raises ValueError when the shapes differ.
     """
-    a = to_numpy(a).astype(np.float64).ravel()
-    b = to_numpy(b).astype(np.float64).ravel()
+    a, b = to_numpy(a), to_numpy(b)
     if a.shape != b.shape:
-        raise ValueError(f"angle_between: arrays have {a.size} and {b.size} entries")
+        raise ValueError(f"angle_between: arrays of different shapes {a.shape} and {b.shape}")
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na == 0 or nb == 0:
         return float("nan")
@@ -92,15 +96,24 @@ def measure_alignment(model, X, y, loss_fn=softmax_cross_entropy):
         y: (N,) targets for ``loss_fn``.
         loss_fn: ``(scores, y) -> (loss, dscores)``.
     Returns:
-        dict with, for each forward weight ``p`` of an FA layer (named as in
-        ``model.params``, e.g. "0.W", "2.Wh"):
+        dict with, for each forward weight ``p`` of an FA layer that has a
+        feedback buffer in ``FEEDBACK_OF`` (named as in ``model.params``, e.g.
+        "0.W", "2.Wh", "0.Wee", "0.Wie"):
         ``"grad_angle/p"``: angle(dW_fa, dW_bp) in degrees, and
         ``"weight_angle/p"``: angle(W, B) in degrees.
         The model's ``grads`` are left as the FA gradients of this batch.
+    Raises:
+        ValueError: no FA layer, or an FA layer with no known (weight, buffer) pair.
     """
     fa = [(prefix, layer) for prefix, layer in feedback_layers(model) if layer.feedback == "fa"]
     if not fa:
         raise ValueError("measure_alignment: the model has no layer with feedback='fa'")
+    pairs = {}                                       # prefix -> [(weight name, its feedback buffer)]
+    for prefix, layer in fa:
+        pairs[prefix] = [(w, b) for w, b in FEEDBACK_OF.items() if w in layer.params and b in layer.buffers]
+        if not pairs[prefix]:
+            raise ValueError(f"measure_alignment: {type(layer).__name__} {prefix or '(the model)'!r} has "
+                             "feedback='fa' but no (weight, feedback buffer) pair listed in FEEDBACK_OF")
     saved = _leaf_buffers(model)
     was_training = model.training
     model.train()
@@ -125,11 +138,13 @@ def measure_alignment(model, X, y, loss_fn=softmax_cross_entropy):
             model.eval()
     out = {}
     for prefix, layer in fa:
-        for wname, bname in FEEDBACK_OF.items():
-            if wname in layer.params and bname in layer.buffers:
-                key = prefix + wname
-                out[f"grad_angle/{key}"] = angle_between(fa_grads[key], bp[key])
-                out[f"weight_angle/{key}"] = angle_between(layer.params[wname], layer.buffers[bname])
+        for wname, bname in pairs[prefix]:
+            key = prefix + wname
+            W, B = layer.params[wname], layer.buffers[bname]
+            out[f"grad_angle/{key}"] = angle_between(fa_grads[key], bp[key])
+            # DANNConv2d keeps its filters as (F, C, HH, WW) but its feedback flat (F, C*HH*WW):
+            # compare like with like, the same filters in the same layout
+            out[f"weight_angle/{key}"] = angle_between(W, B.reshape(W.shape))
     return out
 
 

@@ -15,7 +15,11 @@ After each epoch the model is evaluated (eval mode) on the validation data,
 the histories grow, the best parameters (by validation accuracy) are kept, the
 schedule steps, and a checkpoint is written atomically (temporary file, then
 ``os.replace``), so an interrupted run resumes from the last finished epoch with
-``Trainer(..., checkpoint=path, resume=True)``.
+``Trainer(..., checkpoint=path, resume=True)``. A checkpoint holds the model's
+parameters and buffers, the optimizer, the schedule, the histories, the best
+parameters and the shuffling generator; it does not hold the state of update
+rules (build them again the same way) or of device random streams such as
+dropout masks, which restart from their seeds.
 
 Update rules are objects with any of these methods (all optional):
 
@@ -96,7 +100,7 @@ class Trainer:
         self.history = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [],
                         "lr": [], "epoch_time": []}
         self.loss_steps = []
-        self.best_val_acc = -1.0
+        self.best_score = -float("inf")
         self.best_params = None
         self.grads = {}
         if resume and checkpoint and os.path.exists(checkpoint):
@@ -139,8 +143,7 @@ class Trainer:
 
     def _input_layer(self):
         """The layer that reads the input batch, if it can skip computing dx (``needs_input_grad``)."""
-        named = getattr(self.model, "named_layers", None)
-        first = next(iter(named()), (None, None))[1] if named else None
+        first = next(self.model.named_layers(), (None, None))[1]
         return first if hasattr(type(first), "needs_input_grad") else None
 
     def evaluate(self, X, y):
@@ -203,12 +206,15 @@ class Trainer:
         if self.X_val is not None:
             val_loss, val_acc = self.evaluate(self.X_val, self.y_val)
         else:
-            val_loss, val_acc = float("nan"), train_acc
+            val_loss, val_acc = float("nan"), float("nan")
         h["val_loss"].append(val_loss)
         h["val_acc"].append(val_acc)
-        score = val_acc if self.accuracy else -val_loss
-        if self.best_params is None or score > self.best_val_acc:
-            self.best_val_acc = score
+        # the best epoch: highest accuracy, or lowest loss when there is no accuracy,
+        # on the validation data (on the training data when there is none)
+        loss, acc = (val_loss, val_acc) if self.X_val is not None else (train_loss, train_acc)
+        score = acc if self.accuracy else -loss
+        if self.best_params is None or score > self.best_score:
+            self.best_score = score
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         for rule in self.rules:
             if hasattr(rule, "end_epoch"):
@@ -258,7 +264,7 @@ class Trainer:
                 arrays[f"opt/{name}/"] = to_numpy(s)
         meta = {
             "epoch": self.epoch, "step_count": self.step_count, "history": self.history,
-            "loss_steps": self.loss_steps, "best_val_acc": self.best_val_acc,
+            "loss_steps": self.loss_steps, "best_score": self.best_score,
             "lr": self.optimizer.lr, "opt_scalars": opt_state,
             "rng": self.rng.bit_generator.state,
             "scheduler": self.scheduler.state_dict() if hasattr(self.scheduler, "state_dict") else None,
@@ -268,7 +274,7 @@ class Trainer:
     def save_checkpoint(self, path):
         """Write the state to ``path`` atomically: a temporary file, then a rename."""
         arrays, meta = self.state()
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        arrays["meta"] = np.frombuffer(json.dumps(meta, default=float).encode(), dtype=np.uint8)
         tmp = f"{path}.tmp-{os.getpid()}"
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
@@ -306,7 +312,7 @@ class Trainer:
         self.optimizer.state, self.optimizer.lr = state, meta["lr"]
         self.epoch, self.step_count = meta["epoch"], meta["step_count"]
         self.history, self.loss_steps = meta["history"], meta["loss_steps"]
-        self.best_val_acc = meta["best_val_acc"]
+        self.best_score = meta["best_score"]
         self.rng.bit_generator.state = meta["rng"]
         if meta["scheduler"] is not None and self.scheduler is not None:
             self.scheduler.load_state_dict(meta["scheduler"])

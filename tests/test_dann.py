@@ -263,6 +263,18 @@ def test_fisher_correction_trains_and_measures(rng):
     assert "fisher_cos_corrected/0" in h and "fisher_cos_uncorrected/4" in h
 
 
+def test_disabled_fisher_correction_changes_and_measures_nothing(rng):
+    model = _model_with_grads(rng)
+    trainer = _FakeTrainer(model)
+    before = {k: to_numpy(v).copy() for k, v in trainer.grads.items()}
+    fisher = FisherCorrection(model, measure_every=1, enabled=False)
+    fisher.before_step(trainer)                  # no RuntimeError: it never needs the scores
+    fisher.end_epoch(trainer)
+    for k, g in trainer.grads.items():
+        np.testing.assert_array_equal(to_numpy(g), before[k])
+    assert fisher.records == [] and trainer.history == {}
+
+
 def test_fisher_sampled_labels_follow_softmax():
     model = dann_mlp(4, 8, 2, depth=1, classes=3, rng=0)
     fisher = FisherCorrection(model, rng=0)

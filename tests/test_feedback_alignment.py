@@ -13,11 +13,12 @@ import pytest
 
 from minigrad.backend import to_device, to_numpy, xp
 from minigrad.constraints import SignConstraint
+from minigrad.dale import dann_mlp
 from minigrad.feedback import AlignmentMonitor, angle_between, feedback_layers, measure_alignment
 from minigrad.gradcheck import check_layer, numeric_grad, rel_error
 from minigrad.models import ActivitySparsity, AutoencoderLoss, sparse_autoencoder
-from minigrad.nn import (RNN, BatchNorm, BatchNorm2d, Conv2d, Flatten, Linear, MixedReLU, ReLU,
-                         Sequential, TemporalLinear)
+from minigrad.nn import (RNN, BatchNorm, BatchNorm2d, Conv2d, DANNConv2d, DANNRNN, Flatten, Linear, MixedReLU,
+                         ReLU, Sequential, TemporalLinear)
 from minigrad.optim import SGD
 from minigrad.trainer import Trainer
 
@@ -172,6 +173,8 @@ def test_angle_between_known_angles():
     assert angle_between(xp.asarray([[1.0, 2.0]]), xp.asarray([[-2.0, 1.0]])) == pytest.approx(90.0)
     assert angle_between(xp.asarray([1.0, 2.0]), xp.asarray([-3.0, -6.0])) == pytest.approx(180.0)
     assert np.isnan(angle_between(xp.zeros(3), xp.ones(3)))
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(3, 2\)"):   # same size, different shape
+        angle_between(xp.ones((2, 3)), xp.ones((3, 2)))
 
 
 def test_alignment_zero_when_feedback_equals_weights_and_180_when_negated(rng):
@@ -225,6 +228,42 @@ def test_alignment_for_rnn_and_conv(rng):
     m = measure_alignment(rnn, rng.standard_normal((4, 6, 2)), np.array([0, 1, 2, 0]))
     assert {"grad_angle/0.Wx", "grad_angle/0.Wh", "weight_angle/0.Wh", "grad_angle/2.W"} <= set(m)
     assert 0 < m["grad_angle/0.Wh"] < 180
+
+
+def test_alignment_monitor_covers_dann_feedback_alignment(rng):
+    data = _tiny_data(rng)
+    data = {k: np.abs(v) if k.startswith("X") else v for k, v in data.items()}   # DANN inputs are >= 0
+    model = dann_mlp(8, 16, 2, depth=1, classes=3, rng=0, feedback="fa")
+    monitor = AlignmentMonitor(data["X_train"][:30], data["y_train"][:30])
+    hist = Trainer(model, data, SGD(lr=0.05), batch_size=10, epochs=2, rules=[monitor], progress=False).fit()
+    for layer in (0, 2):
+        for w in ("Wee", "Wie"):
+            for kind in ("grad_angle", "weight_angle"):
+                v = hist[f"{kind}/{layer}.{w}"]
+                assert len(v) == 2 and all(0 <= a <= 180 for a in v), (kind, layer, w)
+    assert hist["grad_angle/2.Wee"][-1] == pytest.approx(0.0, abs=1e-3)   # top update uses no feedback
+
+
+def test_dann_conv_and_rnn_weight_angles_compare_like_with_like(rng):
+    conv = Sequential(DANNConv2d(1, 3, 1, 3, padding=1, rng=0, feedback="fa"), ReLU(), Flatten(),
+                      Linear(3 * 16, 3, rng=1))
+    for w, b in (("Wee", "Bee"), ("Wie", "Bie")):        # flat (F, d) feedback equal to the filters
+        conv[0].buffers[b] = conv[0].params[w].reshape(conv[0].buffers[b].shape).copy()
+    m = measure_alignment(conv, np.abs(rng.standard_normal((4, 1, 4, 4))), np.array([0, 1, 2, 0]))
+    assert m["weight_angle/0.Wee"] == pytest.approx(0.0, abs=1e-2)
+    assert m["weight_angle/0.Wie"] == pytest.approx(0.0, abs=1e-2)
+    from minigrad.nn import LastStep
+    rnn = Sequential(DANNRNN(2, 5, rng=0, feedback="fa"), LastStep(), Linear(5, 3, rng=1))
+    m = measure_alignment(rnn, np.abs(rng.standard_normal((4, 6, 2))), np.array([0, 1, 2, 0]))
+    assert {f"{k}/0.{w}" for k in ("grad_angle", "weight_angle")
+            for w in ("Wee", "Wie", "Uee", "Uie")} == set(m)
+
+
+def test_alignment_rejects_an_fa_layer_without_known_feedback(rng):
+    model = _mlp()
+    model[2].buffers["B_renamed"] = model[2].buffers.pop("B")
+    with pytest.raises(ValueError, match="Linear '2.'.*no \\(weight, feedback buffer\\) pair"):
+        measure_alignment(model, rng.standard_normal((4, 8)), np.zeros(4, np.int64))
 
 
 # ------------------------------------------------ batchnorm without gamma/beta
@@ -344,6 +383,29 @@ def test_disabled_constraint_lets_signs_flip_and_counts_them(rng):
     flipped = sum(int((to_numpy(model.params[k]) * np.sign(w0[k]) < 0).sum()) for k in rule.names)
     assert flipped > 0
     assert hist["zero_fraction"][-1] == pytest.approx(flipped / rule.total)
+
+
+def test_disabled_neuron_constraint_starts_like_the_enabled_one_and_never_cuts():
+    on, off = _mlp(feedback="fa", seed=1), _mlp(feedback="fa", seed=1)
+    rule_on = SignConstraint(on, mode="neuron", rng=2)
+    rule_off = SignConstraint(off, mode="neuron", rng=2, enabled=False)
+    for k in rule_off.names:                               # same start: init flipped either way
+        np.testing.assert_array_equal(to_numpy(off.params[k]), to_numpy(on.params[k]))
+    assert rule_on.check() and rule_off.check()
+    assert rule_off.zero_fraction() == 0.0
+
+    class T:
+        pass
+    t = T()
+    t.model = off
+    for k in rule_off.names:                               # an update that flips every sign
+        off.params[k][...] = -off.params[k]
+    before = {k: to_numpy(off.params[k]).copy() for k in rule_off.names}
+    rule_off.after_step(t)
+    for k in rule_off.names:                               # the disabled rule changes nothing
+        np.testing.assert_array_equal(to_numpy(off.params[k]), before[k])
+    nonzero = sum(int((before[k] != 0).sum()) for k in rule_off.names)
+    assert rule_off.zero_fraction() == pytest.approx(nonzero / rule_off.total)
 
 
 def test_sign_constraint_conv_neuron_axis_and_bad_mode():

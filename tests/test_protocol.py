@@ -8,10 +8,15 @@ from minigrad.backend import to_device, to_float, to_numpy, xp
 
 def test_every_layer_has_params_grads_with_same_keys(rng):
     layers = [nn.Linear(4, 3, rng=0), nn.Conv2d(2, 3, 3, rng=0), nn.BatchNorm(3), nn.BatchNorm(3, affine=False),
-              nn.BatchNorm2d(2), nn.RNN(3, 4, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.5, rng=0)]
-    inputs = [(5, 4), (2, 2, 5, 5), (5, 3), (5, 3), (2, 2, 3, 3), (2, 4, 3), (5, 4), (2, 2, 4, 4), (5, 4)]
+              nn.BatchNorm2d(2), nn.RNN(3, 4, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.5, rng=0),
+              nn.TemporalLinear(3, 2, rng=0), nn.LastStep(), nn.MixedReLU(4, rng=0), nn.DANN(4, 3, 2, rng=0),
+              nn.ColumnEi(4, 3, rng=0), nn.DANNConv2d(2, 3, 2, 3, rng=0), nn.DANNRNN(3, 4, rng=0),
+              nn.CWA(4, 3, rng=0)]
+    inputs = [(5, 4), (2, 2, 5, 5), (5, 3), (5, 3), (2, 2, 3, 3), (2, 4, 3), (5, 4), (2, 2, 4, 4), (5, 4),
+              (2, 4, 3), (2, 4, 3), (5, 4), (5, 4), (5, 4), (2, 2, 5, 5), (2, 4, 3), (5, 4)]
     for layer, shape in zip(layers, inputs):
-        x = to_device(rng.standard_normal(shape), dtype=np.float32)
+        # non-negative inputs: DANN and CWA layers read activities >= 0
+        x = to_device(np.abs(rng.standard_normal(shape)), dtype=np.float32)
         out = layer.forward(x)
         dx = layer.backward(xp.ones_like(out))
         assert dx.shape == x.shape, type(layer).__name__
@@ -28,6 +33,20 @@ def test_pinned_shapes():
     r = nn.RNN(10, 20, rng=0)
     assert {k: v.shape for k, v in r.params.items()} == {"Wx": (10, 20), "Wh": (20, 20), "b": (20,)}
     assert nn.Linear(5, 4, rng=0, feedback="fa").buffers["B"].shape == (5, 4)
+
+
+@pytest.mark.parametrize("build", [
+    lambda fb, r: nn.Sequential(nn.Linear(6, 5, rng=r, feedback=fb), nn.ReLU(), nn.Linear(5, 4, rng=r, feedback=fb)),
+    lambda fb, r: nn.Sequential(nn.Conv2d(2, 3, 3, rng=r, feedback=fb), nn.Flatten(), nn.Linear(3, 2, rng=r, feedback=fb)),
+    lambda fb, r: nn.Sequential(nn.RNN(3, 4, rng=r, feedback=fb), nn.TemporalLinear(4, 2, rng=r, feedback=fb)),
+    lambda fb, r: nn.Sequential(nn.DANN(6, 5, 2, rng=r, feedback=fb), nn.DANN(5, 4, 1, rng=r, feedback=fb)),
+], ids=["mlp", "cnn", "rnn", "dann"])
+def test_feedback_alignment_network_starts_from_the_backprop_networks_weights(build):
+    """Drawing the fixed feedback matrices must not shift the weights of later layers."""
+    bp, fa = build("bp", np.random.default_rng(3)), build("fa", np.random.default_rng(3))
+    assert fa.buffers and not bp.buffers
+    for k, v in bp.params.items():
+        np.testing.assert_array_equal(to_numpy(fa.params[k]), to_numpy(v), err_msg=k)
 
 
 def test_same_seed_same_weights_and_float32_default():
@@ -103,3 +122,11 @@ def test_dropout_train_and_eval(rng):
 def test_unknown_backend_lists_valid_ones():
     with pytest.raises(ValueError, match="numpy, cupy, fakecupy"):
         backend.load_backend("tensorflow")
+
+
+def test_one_layer_object_in_two_places_is_an_error():
+    shared = nn.Linear(4, 4, rng=0)
+    with pytest.raises(ValueError, match=r"layer 2 \(Linear\) is the same object as layer 0"):
+        nn.Sequential(shared, nn.ReLU(), shared)
+    with pytest.raises(ValueError, match=r"layer 1.0 \(Linear\) is the same object as layer 0"):
+        nn.Sequential(shared, nn.Sequential(shared))

@@ -153,3 +153,14 @@ def test_schedules():
     assert opt.lr == pytest.approx(0.01)
     with pytest.raises(ValueError, match="factor"):
         optim.ReduceLROnPlateau(opt, factor=0.5)
+
+
+def test_best_params_follow_the_training_loss_without_validation_or_accuracy():
+    d = blobs()
+    target = np.random.default_rng(0).standard_normal((len(d["X_train"]), 3)).astype(np.float32)
+    model = nn.Sequential(nn.Linear(10, 3, rng=0))
+    t = Trainer(model, {"X_train": d["X_train"], "y_train": target}, optim.SGD(0.05), loss_fn=nn.mse_loss,
+                accuracy=False, batch_size=50, epochs=4, progress=False)
+    h = t.fit()
+    best = int(np.argmin(h["train_loss"]))
+    assert best > 0 and t.best_score == -h["train_loss"][best]

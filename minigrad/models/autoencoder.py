@@ -26,7 +26,7 @@ reconstruction term plus the penalties the forward pass just recorded.
 """
 import numpy as np
 
-from ..backend import xp
+from ..backend import make_rng, xp
 from ..nn.activations import Sigmoid
 from ..nn.base import Layer, Sequential
 from ..nn.linear import Linear
@@ -123,7 +123,7 @@ def sparse_autoencoder(input_dim, hidden=(196, 64), feedback="bp", sparsity=3.0,
     Train with ``Trainer(..., loss_fn=AutoencoderLoss(model), accuracy=False)``
     and targets equal to the inputs.
     """
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    rng = make_rng(rng)
     h1, h2 = hidden
 
     def lin(d, m):

@@ -111,6 +111,15 @@ class Sequential(Layer):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential: argument {i} is a {type(layer).__name__}, not a Layer")
         self.layers = list(layers)
+        # A layer keeps what its forward computed for its backward, so one layer
+        # object cannot sit at two places of a network (its second forward would
+        # overwrite what the first one's backward needs).
+        seen = {}
+        for name, layer in self.named_layers():
+            if id(layer) in seen:
+                raise ValueError(f"Sequential: layer {name} ({type(layer).__name__}) is the same object as "
+                                 f"layer {seen[id(layer)]}; create a separate layer for each place")
+            seen[id(layer)] = name
 
     def forward(self, x):
         for layer in self.layers:

@@ -35,7 +35,7 @@ maximum per window offset) instead of gathering every window;
 """
 import numpy as np
 
-from ..backend import make_rng, to_device, xp
+from ..backend import feedback_rng, make_rng, to_device, xp
 from .base import Layer
 from .linear import check_feedback
 
@@ -209,7 +209,7 @@ class Conv2d(Layer):
         self._init_param("W", scale * rng.standard_normal(shape), dtype)
         self._init_param("b", np.zeros(out_channels), dtype)
         if feedback == "fa":
-            fb_rng = np.random.default_rng(rng.integers(2**63 - 1))
+            fb_rng = feedback_rng(rng)          # does not advance rng: W matches the BP network
             self.buffers["B"] = to_device(scale * fb_rng.standard_normal(shape),
                                           dtype=self.params["W"].dtype)
 

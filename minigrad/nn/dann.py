@@ -67,7 +67,7 @@ excitatory/inhibitory blocks in ``dale_groups`` for those rules.
 """
 import numpy as np
 
-from ..backend import make_rng, to_device, xp
+from ..backend import feedback_rng, make_rng, to_device, xp
 from .base import Layer
 from .linear import check_feedback
 
@@ -177,7 +177,7 @@ class DANN(Layer):
             self._init_param(name, value, dtype)
         if feedback == "fa":
             # own stream, so the forward weights are the same with and without FA
-            fb_rng = np.random.default_rng(rng.integers(2**63 - 1))
+            fb_rng = feedback_rng(rng)          # does not advance rng: W matches the BP network
             Bee, Bie = dann_feedback_init(self.ne, self.ni, self.in_features, fb_rng)
             dt = self.params["Wee"].dtype
             self.buffers["Bee"], self.buffers["Bie"] = to_device(Bee, dt), to_device(Bie, dt)

@@ -22,7 +22,7 @@ Wei (Fe, Fi), alpha (Fi,), g (Fe,), b (Fe,); output (N, Fe, Ho, Wo).
 """
 import numpy as np
 
-from ..backend import make_rng, to_device, xp
+from ..backend import feedback_rng, make_rng, to_device, xp
 from .base import Layer
 from .conv import col2im, conv_output_size, im2col
 from .dann import dann_block_backward, dann_block_forward, dann_feedback_init, dann_init
@@ -41,6 +41,12 @@ class DANNConv2d(Layer):
         rng: numpy Generator or int seed.
         feedback: "bp" or "fa" (fixed non-negative filters Bee, Bie for dx).
         dtype: parameter dtype.
+
+    Parameters, with d = C*HH*WW: ``Wee`` (Fe, C, HH, WW) and ``Wie``
+    (Fi, C, HH, WW) excitatory and inhibitory filters, ``Wei`` (Fe, Fi),
+    ``alpha`` (Fi,), ``g`` (Fe,), ``b`` (Fe,). Buffers (feedback="fa" only):
+    ``Bee`` (Fe, d) and ``Bie`` (Fi, d), kept flat, as the patch-row products use them.
+    Input x (N, C, H, W) non-negative, output z (N, Fe, Ho, Wo).
     """
 
     def __init__(self, in_channels, n_excitatory, n_inhibitory, kernel_size, stride=1, padding=0,
@@ -58,7 +64,7 @@ class DANNConv2d(Layer):
         for name, value in init.items():
             self._init_param(name, value, dtype)
         if feedback == "fa":
-            fb_rng = np.random.default_rng(rng.integers(2**63 - 1))
+            fb_rng = feedback_rng(rng)          # does not advance rng: W matches the BP network
             Bee, Bie = dann_feedback_init(self.ne, self.ni, d, fb_rng)
             dt = self.params["Wee"].dtype
             self.buffers["Bee"], self.buffers["Bie"] = to_device(Bee, dt), to_device(Bie, dt)   # (F, d)

@@ -29,7 +29,7 @@ as DANN blocks by ``minigrad.dale`` (``dale_groups`` lists both).
 """
 import numpy as np
 
-from ..backend import make_rng, to_device, xp
+from ..backend import feedback_rng, make_rng, to_device, xp
 from .base import Layer
 from .dann import dann_block_backward, dann_block_forward, dann_feedback_init, dann_init
 from .linear import check_feedback
@@ -49,6 +49,11 @@ class DANNRNN(Layer):
         dtype: parameter dtype.
 
     After ``backward``, ``dh0`` (N, H) holds the gradient of the initial state.
+    With ``h0=None`` (zeros) that gradient is huge (~1e9): at the first step the
+    recurrent block divides (0 - 0) by (0 + eps), a singular point of the
+    divisive inhibition, and the exact derivative there scales like 1 / eps.
+    It is correct, and harmless when h0 is not trained; pass a non-zero h0
+    if you need a usable dh0.
     """
 
     def __init__(self, input_size, hidden_size, n_inhibitory=None, n_inhibitory_input=None, rng=None,
@@ -68,7 +73,7 @@ class DANNRNN(Layer):
             self._init_param(name, inp[k], dtype)
         self._init_param("b", np.zeros(H), dtype)
         if feedback == "fa":
-            fb_rng = np.random.default_rng(rng.integers(2**63 - 1))
+            fb_rng = feedback_rng(rng)          # does not advance rng: W matches the BP network
             dt = self.params["Wee"].dtype
             Bee, Bie = dann_feedback_init(H, self.ni, H, fb_rng)
             Bue, Bui = dann_feedback_init(H, self.ni_x, D, fb_rng)
@@ -88,7 +93,7 @@ class DANNRNN(Layer):
         N, T, D = x.shape
         H, p = self.hidden_size, self.params
         if h0 is None:
-            h0 = xp.zeros((N, H), dtype=x.dtype)
+            h0 = xp.zeros((N, H), dtype=x.dtype)        # first block: 0 / eps, so dh0 ~ 1/eps (see class doc)
         elif h0.shape != (N, H):
             raise ValueError(f"DANNRNN: expected h0 of shape ({N}, {H}), got {tuple(h0.shape)}")
         q, self.in_cache = dann_block_forward(x.reshape(N * T, D), p["Uee"], p["Uie"], p["Uei"], p["alpha_x"])

@@ -21,7 +21,7 @@ surrogate ``x @ B + b`` that the gradient checks test against.
 """
 import numpy as np
 
-from ..backend import make_rng, to_device, xp
+from ..backend import feedback_rng, make_rng, to_device, xp
 from .base import Layer
 
 FEEDBACK_MODES = ("bp", "fa")
@@ -62,7 +62,7 @@ class Linear(Layer):
             self._init_param("b", np.zeros(out_features), dtype)
         if feedback == "fa":
             # B is drawn from its own stream so that W is the same with and without FA.
-            fb_rng = np.random.default_rng(rng.integers(2**63 - 1))
+            fb_rng = feedback_rng(rng)
             self.buffers["B"] = to_device(scale * fb_rng.standard_normal((in_features, out_features)),
                                           dtype=self.params["W"].dtype)
 

@@ -35,7 +35,7 @@ their (N, H) blocks in place instead of allocating new arrays each step.
 """
 import numpy as np
 
-from ..backend import make_rng, to_device, xp
+from ..backend import feedback_rng, make_rng, to_device, xp
 from .activations import sigmoid
 from .base import Layer
 from .linear import check_feedback
@@ -73,7 +73,7 @@ class RNN(Layer):
         self._init_param("Wh", sh * rng.standard_normal((hidden_size, hidden_size)), dtype)
         self._init_param("b", np.zeros(hidden_size), dtype)
         if feedback == "fa":
-            fb_rng = np.random.default_rng(rng.integers(2**63 - 1))
+            fb_rng = feedback_rng(rng)          # does not advance rng: W matches the BP network
             dt = self.params["Wx"].dtype
             self.buffers["Bx"] = to_device(sx * fb_rng.standard_normal((input_size, hidden_size)), dtype=dt)
             self.buffers["Bh"] = to_device(sh * fb_rng.standard_normal((hidden_size, hidden_size)), dtype=dt)
@@ -194,6 +194,8 @@ class LastStep(Layer):
     """(N, T, H) -> (N, H): keep the last time step (sequence classification)."""
 
     def forward(self, x):
+        """x: (N, T, H) -> (N, H)."""
+        self._check_input(x, 3, "(N, T, H)")
         self.x_shape = x.shape
         return x[:, -1]
 
