@@ -18,13 +18,13 @@ What to change
     - ``depths``, ``lr`` in ``SETTINGS``; try ``feedback="bp"`` for the 8-layer net.
 
 Measured (default run, seed 0, 10 epochs, 5,000 images)
-    FA 3 layers 35.9% train / 33.3% val; 3 layers + BN 36.3% / 34.4% (best);
-    8 layers 10.6% / 20.9% (collapses to chance after epoch 3); 8 layers + BN
-    22.5% / 21.7% and still rising: it trains, but had not caught up with the
-    3-layer net within 10 epochs.
+    FA 3 layers 33.6% train / 32.0% best val; 3 layers + BN 36.3% / 35.2% (best);
+    8 layers 10.6% / 15.0% (at chance from epoch 2 on, its training loss
+    exploding from 2.4 to 2,700); 8 layers + BN 23.2% / 23.1% and still rising:
+    it trains, but had not caught up with the 3-layer net within 10 epochs.
 
 Run
-    python lessons/05_fa_depth_batchnorm.py            # default: 5,000 images, 10 epochs per run (~8 minutes)
+    python lessons/05_fa_depth_batchnorm.py            # default: 5,000 images, 10 epochs per run (~2 minutes)
     python lessons/05_fa_depth_batchnorm.py --smoke    # seconds
     python lessons/05_fa_depth_batchnorm.py --full     # 10,000 images, 60 epochs per run
 All runs: plain SGD, lr 1e-2 (the paper's value), batch 100.

@@ -23,21 +23,21 @@ What to change
       steps per epoch).
 
 Measured (default run, seed 0)
-    Part 1: 98.6% train with and without gamma/beta; best validation 35.2% and
-    34.1% (paper 100% / 36%). Part 2 (8 epochs, training accuracy for momentum
-    0 / 0.5 / 0.9): at batch 100 inclusive 51.0 / 50.1 / 45.6% matches batch
-    statistics (50.7%), previous-batches-only is worse (36.8 / 45.2 / 43.9%);
-    at batch 10 previous-only is bad at momentum 0 (21.3% vs 39.5% inclusive)
-    but close to inclusive at 0.9 (50.2% vs 51.4%), so "bad for every setting"
-    holds only for small momenta here. At batch 1 both running modes train
-    (35.8% previous-only, 37.6% inclusive at momentum 0.9; near chance at
-    momentum 0, where the statistics are a single example's). Batch size 1
+    Part 1: 98.5% train with gamma/beta, 98.2% without; best validation 33.0%
+    and 32.8% (paper 100% / 36%). Part 2 (8 epochs, training accuracy for
+    momentum 0 / 0.5 / 0.9): at batch 100 inclusive 50.6 / 48.2 / 46.9% matches
+    batch statistics (49.8%), previous-batches-only is worse (37.8 / 43.9 /
+    45.5%); at batch 10 previous-only is bad at momentum 0 (22.2% vs 38.2%
+    inclusive) but close to inclusive at 0.9 (46.0% vs 49.4%), so "bad for
+    every setting" holds only for small momenta here. At batch 1 both running
+    modes train (36.1% previous-only, 35.6% inclusive at momentum 0.9; near
+    chance at momentum 0, where the statistics are a single example's). Batch size 1
     works because a batch's variance is measured about the previous running
     mean (see minigrad/nn/batchnorm.py), not about its own mean, which is 0 for
     one example.
 
 Run
-    python lessons/06_batchnorm_without_gamma_beta.py           # default: ~6 minutes on 2 cores
+    python lessons/06_batchnorm_without_gamma_beta.py           # default: ~9 minutes on 2 cores
     python lessons/06_batchnorm_without_gamma_beta.py --smoke   # seconds
     python lessons/06_batchnorm_without_gamma_beta.py --full    # more epochs, batch sizes and momenta
 Default: part 1 30 epochs, part 2 batch sizes (1, 10, 100) x momenta (0, 0.5, 0.9),

@@ -30,7 +30,7 @@ What to change
     - ``LR``; the feedback sign: make Bee, Bie signed (``buffers["Bee"] -= mean``).
 
 Run
-    python lessons/14_dann_feedback_alignment.py          # default: MNIST 5,000 digits, 8 epochs (~2-3 minutes)
+    python lessons/14_dann_feedback_alignment.py          # default: MNIST 5,000 digits, 8 epochs (~1 minute)
     python lessons/14_dann_feedback_alignment.py --smoke  # seconds (embedded MNIST sample)
     python lessons/14_dann_feedback_alignment.py --full   # all installed MNIST digits, 50 epochs
 Outputs in outputs/14_dann_feedback_alignment/: errors.png, alignment.png, metrics.json.
