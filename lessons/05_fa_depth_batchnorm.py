@@ -103,8 +103,8 @@ def main():
             ax.plot(np.arange(1, len(h[key]) + 1), h[key], label=key.split("/")[1])
         ax.axhline(90, color="gray", lw=0.8, ls=":")
         ax.set_title(name, fontsize=9), ax.set_xlabel("epoch"), ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)             # each net has its own layer names
     np.atleast_1d(axes)[0].set_ylabel("angle(FA update, BP gradient), degrees")
-    np.atleast_1d(axes)[-1].legend(fontsize=6, ncol=2)
     save_figure(fig, out, "alignment.png")
 
     save_metrics(out, {"settings": cfg, "runs": runs, "paper": PAPER})

@@ -39,7 +39,7 @@ import numpy as np
 
 from minigrad import nn, optim
 from minigrad.data import load_mnist, load_mnist_sample, normalize
-from minigrad.experiment import (figure, output_dir, parse_args, plot_curves, print_table, save_figure,
+from minigrad.experiment import (figure, output_dir, parse_args, print_table, save_figure,
                                  save_metrics, synthetic_images)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
@@ -97,27 +97,34 @@ def main():
                           epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=False)
         try:
             h = trainer.fit()
-            diverged = False
-        except FloatingPointError:
-            h, diverged = trainer.history, True
-        runs[name] = {"history": h, "diverged": diverged, "loss_steps": trainer.loss_steps,
+            nan_loss = False
+        except FloatingPointError:                 # the loss became NaN/inf: keep what was learned so far
+            h, nan_loss = trainer.history, True
+        runs[name] = {"history": h, "loss_became_nan": nan_loss, "loss_steps": trainer.loss_steps,
                       "final_train_acc": h["train_acc"][-1] if h["train_acc"] else float("nan"),
                       "best_val_acc": max(h["val_acc"], default=float("nan"))}
         print(f"{name}: train acc {runs[name]['final_train_acc']:.3f}, best val acc {runs[name]['best_val_acc']:.3f}"
-              f"{' (diverged)' if diverged else ''} ({sum(h['epoch_time']):.0f}s)", flush=True)
+              f"{' (loss became NaN)' if nan_loss else ''} ({sum(h['epoch_time']):.0f}s)", flush=True)
+
+    def style(name):
+        """One colour per learning rate, solid for BP and dashed for FA, in both figures."""
+        return f"C{cfg['lrs'].index(float(name.split('lr ')[1]))}" + ("-" if name.startswith("BP") else "--")
 
     fig, axes = figure(1, 2, figsize=(11, 4), sharey=True)
     for ax, key in zip(axes, ("train_acc", "val_acc")):
         for name, r in runs.items():
             ys = r["history"][key]
-            i = cfg["lrs"].index(float(name.split("lr ")[1]))
-            ax.plot(np.arange(1, len(ys) + 1), ys, f"C{i}" + ("-" if name.startswith("BP") else "--"), label=name)
+            ax.plot(np.arange(1, len(ys) + 1), ys, style(name), label=name)
         ax.set_xlabel("epoch"), ax.set_title(key.replace("_", " ")), ax.grid(alpha=0.3), ax.legend()
     axes[0].set_ylabel("accuracy")
     fig.suptitle("RNN on MNIST rows (28 steps): backprop through time vs feedback alignment")
     save_figure(fig, out, "accuracy.png")
-    plot_curves(out, "loss.png", {n: r["loss_steps"] for n, r in runs.items()}, xlabel="step",
-                ylabel="training loss", title="training loss per step", logy=True)
+    fig, ax = figure(figsize=(6, 4))
+    for name, r in runs.items():
+        ax.plot(np.arange(1, len(r["loss_steps"]) + 1), r["loss_steps"], style(name), label=name, lw=0.8)
+    ax.set_yscale("log"), ax.set_xlabel("step"), ax.set_ylabel("training loss"), ax.grid(alpha=0.3)
+    ax.set_title("training loss per step"), ax.legend(fontsize=7)
+    save_figure(fig, out, "loss.png")
 
     save_metrics(out, {"settings": cfg, "runs": runs,
                        "paper": "FA needs a lower learning rate for stable learning; then similar performance, slower"})
