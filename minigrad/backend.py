@@ -101,11 +101,6 @@ except (BackendError, ValueError) as _err:      # one clear line, no traceback
     raise SystemExit(f"minigrad: {_err}") from None
 
 
-def on_gpu():
-    """True when arrays live on a (real or stand-in) device, not in NumPy."""
-    return xp is not numpy
-
-
 def describe():
     """One line naming the backend and device, for lesson and benchmark output."""
     if NAME == "cupy":
@@ -140,11 +135,6 @@ def to_numpy(a):
 def to_float(a):
     """0-d or one-element backend array -> Python float (explicit host sync)."""
     return float(to_numpy(a).reshape(()))
-
-
-def is_array(a):
-    """True for an array of the active backend (NumPy arrays count under numpy)."""
-    return isinstance(a, xp.ndarray)
 
 
 def make_rng(seed=None):

@@ -32,13 +32,6 @@ class Optimizer:
     def update(self, name, p, g):
         raise NotImplementedError
 
-    def state_dict(self):
-        return {"lr": self.lr, "state": self.state}
-
-    def load_state_dict(self, d):
-        self.lr = d["lr"]
-        self.state = d["state"]
-
 
 class SGD(Optimizer):
     """p <- p - lr * (g + weight_decay * p)."""

@@ -318,11 +318,3 @@ class Trainer:
             self.scheduler.load_state_dict(meta["scheduler"])
         if self.progress:
             print(f"minigrad: resumed from {path} after epoch {self.epoch}")
-
-
-def save_json(path, obj):
-    """Write ``obj`` as JSON atomically (temporary file, then rename)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, default=float)
-    os.replace(tmp, path)

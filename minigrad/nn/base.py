@@ -16,7 +16,7 @@ A layer is an object with
 
 Layers with no parameters have empty ``params`` and ``grads``.
 """
-from ..backend import DEFAULT_DTYPE, to_device, xp
+from ..backend import DEFAULT_DTYPE, to_device
 
 
 class Layer:
@@ -58,11 +58,6 @@ class Layer:
     def named_layers(self, prefix=""):
         """Yield (name, layer) for this layer and every layer inside it."""
         yield prefix.rstrip("."), self
-
-    def zero_grads(self):
-        """Set every gradient to zeros (optimizers only read ``grads`` after backward)."""
-        for k, v in self.params.items():
-            self.grads[k] = xp.zeros_like(v)
 
     # --- helpers for subclasses ---------------------------------------------
     def _init_param(self, name, host_array, dtype):
@@ -160,10 +155,6 @@ class Sequential(Layer):
         for layer in self.layers:
             layer.astype(dtype)
         return self
-
-    def zero_grads(self):
-        for layer in self.layers:
-            layer.zero_grads()
 
     def named_layers(self, prefix=""):
         for i, layer in enumerate(self.layers):
