@@ -8,7 +8,8 @@ Run from the repository root::
 
 Workloads (the sizes of issue 5):
 
-- ``mlp``:    784-512-512-10, ReLU, softmax cross-entropy, SGD, batch 128, one epoch of 10,000 samples;
+- ``mlp``:    784-512-512-10, ReLU, softmax cross-entropy, SGD, batch 128, one epoch of 10,000 samples
+              (also timed as a plain NumPy loop, ``plain_mlp_epoch``, a third interleaved side);
 - ``mlp_bn``: the same with ``BatchNorm(affine=False)`` after each hidden ``Linear``;
 - ``cnn``:    3x32x32 input, conv3x3(32)-ReLU-pool2-conv3x3(64)-ReLU-pool2-dense(10)
               (padding 1), batch 64, one epoch of 2,000 samples; minigrad runs the same
@@ -307,6 +308,50 @@ def torch_epoch(kind, S):
     return run
 
 
+def plain_mlp_epoch(S):
+    """Returns run() -> one epoch of the ``mlp`` workload as a plain NumPy (or CuPy) loop.
+
+    No minigrad at all: the few lines a student would write by hand (same data, sizes,
+    initialisation scale, loss, SGD and per-step bookkeeping as the two frameworks). It
+    shows how much of the MLP's time is NumPy itself and how much minigrad adds.
+    """
+    X, y = make_data("mlp", S)
+    X, y = xp.asarray(X), xp.asarray(y)
+    rng = np.random.default_rng(0)
+    dims = [(784, 512), (512, 512), (512, 10)]
+    Ws = [xp.asarray(rng.standard_normal(d) * np.sqrt(2 / d[0]), dtype=np.float32) for d in dims]
+    bs = [xp.zeros(d[1], dtype=np.float32) for d in dims]
+    lr, bsz, n = 0.01, S["mlp_b"], len(X)
+
+    def run():
+        order = xp.asarray(rng.permutation(n))
+        loss_sum, correct = 0.0, 0
+        for s in range(0, n, bsz):
+            idx = order[s:s + bsz]
+            xb, yb = X[idx], y[idx]
+            h1 = xp.maximum(xb @ Ws[0] + bs[0], 0)
+            h2 = xp.maximum(h1 @ Ws[1] + bs[1], 0)
+            scores = h2 @ Ws[2] + bs[2]
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            p = xp.exp(shifted)
+            p /= p.sum(axis=1, keepdims=True)
+            rows = xp.arange(len(idx))
+            loss_sum += float(-xp.log(p[rows, yb]).mean()) * len(idx)
+            correct += int((scores.argmax(axis=1) == yb).sum())
+            p[rows, yb] -= 1
+            d3 = p / len(idx)
+            grads = [None, None, h2.T @ d3]
+            d2 = (d3 @ Ws[2].T) * (h2 > 0)
+            grads[1] = h1.T @ d2
+            d1 = (d2 @ Ws[1].T) * (h1 > 0)
+            grads[0] = xb.T @ d1
+            for W, b, gW, d in zip(Ws, bs, grads, (d1, d2, d3)):
+                W -= lr * gW
+                b -= lr * d.sum(axis=0)
+        sync()
+    return run
+
+
 def minigrad_layer(kind, S):
     """Returns run() -> lin_reps forward+backward passes of one layer on a batch of 128."""
     from minigrad import nn
@@ -383,36 +428,33 @@ def peak_probe(n):
 
 
 def time_pair(kind, S, reps, warmup, probe_n=1024):
-    """Interleaved repetitions: minigrad and PyTorch alternate (and alternate who goes first).
+    """Interleaved repetitions: minigrad and PyTorch take turns (and which goes first
+    alternates); for the ``mlp`` a plain NumPy loop (``plain_mlp_epoch``) takes a turn too.
 
-    Returns per-side times (s), the per-repetition ratios minigrad/PyTorch, and the
-    matmul peak probed after each repetition (the machine is shared: its speed drifts).
+    Returns the per-repetition times (s) of minigrad and PyTorch, the per-repetition
+    ratios minigrad/PyTorch, the matmul peak probed after each repetition (the machine
+    is shared: its speed drifts) and the plain NumPy loop's times ([] if none).
     """
     build_mg, build_t = builders(kind, S)
-    run_mg = build_mg()
-    run_t = build_t() if torch_device() is not None else None
+    runs = {"mg": build_mg()}
+    if torch_device() is not None:
+        runs["t"] = build_t()
+    if kind == "mlp":
+        runs["np"] = plain_mlp_epoch(S)
     for _ in range(warmup):
-        run_mg()
-        if run_t is not None:
-            run_t()
-    t_mg, t_t, ratios, peaks = [], [], [], []
-    for r in range(reps):
-        order = [("mg", run_mg), ("t", run_t)]
-        if r % 2:
-            order.reverse()
-        got = {}
-        for side, fn in order:
-            if fn is None:
-                continue
-            t = time.perf_counter()
+        for fn in runs.values():
             fn()
-            got[side] = time.perf_counter() - t
-        t_mg.append(got["mg"])
-        if "t" in got:
-            t_t.append(got["t"])
-            ratios.append(got["mg"] / got["t"])
+    sides = list(runs)
+    times, peaks = {side: [] for side in sides}, []
+    for r in range(reps):
+        k = r % len(sides)
+        for side in sides[k:] + sides[:k]:          # rotate who goes first
+            t = time.perf_counter()
+            runs[side]()
+            times[side].append(time.perf_counter() - t)
         peaks.append(peak_probe(probe_n))
-    return t_mg, t_t, ratios, peaks
+    ratios = [a / b for a, b in zip(times["mg"], times.get("t", []))]
+    return times["mg"], times.get("t", []), ratios, peaks, times.get("np", [])
 
 
 # ----------------------------------------------------------------------------- memory
@@ -515,8 +557,9 @@ def markdown(result):
               "(< 1: minigrad faster). Memory: peak RSS growth during one epoch, each side in a "
               "fresh process (tracemalloc peak of NumPy allocations in brackets).", "",
               "GFLOP/s counts the matrix products of a step (forward x W, backward x.T dy and "
-              "dy W.T, no dx for the first layer); % of peak is against the median NumPy "
-              "1024^3 matmul speed probed between that workload's repetitions.", "",
+              "dy W.T, no dx for the first layer); % of peak = median over repetitions of that "
+              "repetition's GFLOP/s against the NumPy 1024^3 matmul speed probed right after it "
+              "(the 'of' column gives the median probe).", "",
               "| workload | minigrad ms | PyTorch ms | ratio | target | minigrad GFLOP/s | % of peak (GFLOP/s) "
               "| minigrad MiB | PyTorch MiB | mem ratio | note |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -582,7 +625,7 @@ def main():
     for kind in only:
         row = {"name": kind, "target": TARGETS.get(kind, "")}
         try:
-            t_mg, t_t, ratios, peaks = time_pair(kind, S, reps, warmup, 256 if args.quick else 1024)
+            t_mg, t_t, ratios, peaks, t_np = time_pair(kind, S, reps, warmup, 256 if args.quick else 1024)
         except ImportError as err:
             row.update(status="n/a", note=f"not available ({err})")
             print(f"{kind:8s} not available ({err})")
@@ -595,13 +638,23 @@ def main():
             row["torch_ms"] = 1e3 * statistics.median(t_t)
             row["torch_ms_all"] = [1e3 * t for t in t_t]
             row["ratio"] = statistics.median(ratios)
+        if t_np:
+            row["plain_numpy_ms"] = 1e3 * statistics.median(t_np)
+            row["plain_numpy_ms_all"] = [1e3 * t for t in t_np]
+            row["minigrad_vs_plain_numpy"] = statistics.median(a / b for a, b in zip(t_mg, t_np))
+            row["note"] = (f"plain NumPy loop {row['plain_numpy_ms']:.1f} ms: minigrad / plain NumPy "
+                           f"{row['minigrad_vs_plain_numpy']:.2f}")
+            if t_t:
+                row["plain_numpy_vs_torch"] = statistics.median(a / b for a, b in zip(t_np, t_t))
+                row["note"] += f", plain NumPy / PyTorch {row['plain_numpy_vs_torch']:.2f}"
         fl = flops(kind, S)
         if fl:
             row["gflop"] = fl / 1e9
             row["gflops"] = fl / statistics.median(t_mg) / 1e9
-            # against the peak probed between this workload's repetitions (same load)
+            # each repetition against the peak probed right after it (the machine's speed
+            # drifts; pairing them as the time ratios are paired), then the median
             row["peak_during"] = statistics.median(peaks)
-            row["pct_peak"] = 100 * row["gflops"] / row["peak_during"]
+            row["pct_peak"] = statistics.median(100 * fl / t / 1e9 / pk for t, pk in zip(t_mg, peaks))
         if kind in ("dann", "cwa"):
             lin_run = minigrad_layer("linear", S)
             lin_run()

@@ -26,4 +26,7 @@ def test_benchmark_quick_run_writes_results(tmp_path):
     for name, row in rows.items():
         assert row["status"] == "ok", (name, row)
         assert row["minigrad_ms"] > 0
+    # the MLP row also times the plain NumPy loop, interleaved with the two frameworks
+    assert rows["mlp"]["plain_numpy_ms"] > 0 and len(rows["mlp"]["plain_numpy_ms_all"]) == results["reps"]
+    assert "plain NumPy" in rows["mlp"]["note"]
     assert found[0].with_suffix(".md").exists()
