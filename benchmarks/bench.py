@@ -227,9 +227,12 @@ def minigrad_model(kind, S):
         q = S["cnn_hw"] // 4
         # conv-pool-ReLU computes exactly conv-ReLU-pool (max and ReLU commute; a test in
         # tests/test_speed_paths.py checks output and gradient), with a quarter of the ReLU work
-        return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1, rng=0), nn.MaxPool2d(2), nn.ReLU(),
-                             nn.Conv2d(32, 64, 3, padding=1, rng=1), nn.MaxPool2d(2), nn.ReLU(),
-                             nn.Flatten(), nn.Linear(64 * q * q, 10, rng=2))
+        net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1, rng=0), nn.MaxPool2d(2), nn.ReLU(),
+                            nn.Conv2d(32, 64, 3, padding=1, rng=1), nn.MaxPool2d(2), nn.ReLU(),
+                            nn.Flatten(), nn.Linear(64 * q * q, 10, rng=2))
+        # the batch split over the threads, one replica each (nn/parallel.py; exact for
+        # this network, tests/test_parallel.py); on the GPU it runs unsplit
+        return nn.DataParallel(net, threads=THREADS) if THREADS > 1 else net
     return nn.Sequential(nn.RNN(64, 128, rng=0), nn.LastStep(), nn.Linear(128, 10, rng=1))
 
 

@@ -43,6 +43,10 @@ CASES = {
                                              nn.Linear(5, 3, rng=2)), (7, 6)),
     "sequential_cnn": (lambda: nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, rng=1), nn.MaxPool2d(2),
                                              nn.ReLU(), nn.Flatten(), nn.Linear(12, 3, rng=2)), (2, 2, 4, 4)),
+    # batch of 3 over 2 threads: uneven blocks (1 and 2 rows)
+    "data_parallel_cnn": (lambda: nn.DataParallel(nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1, rng=1), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(),
+        nn.Linear(12, 3, rng=2)), threads=2), (3, 2, 4, 4)),
 }
 
 

@@ -9,11 +9,12 @@ from .dann_conv import DANNConv2d
 from .dann_rnn import DANNRNN
 from .linear import Flatten, Linear
 from .mixed_relu import MixedReLU
+from .parallel import DataParallel
 from .losses import l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
 from .rnn import RNN, LastStep, TemporalLinear
 
 __all__ = [
-    "Layer", "Sequential", "Linear", "Flatten", "Conv2d", "MaxPool2d", "im2col", "col2im",
+    "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "im2col", "col2im",
     "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
     "RNN", "TemporalLinear", "LastStep",
     "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",
