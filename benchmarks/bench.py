@@ -13,7 +13,8 @@ Workloads (the sizes of issue 5):
 - ``mlp_bn``: the same with ``BatchNorm(affine=False)`` after each hidden ``Linear``;
 - ``cnn``:    3x32x32 input, conv3x3(32)-ReLU-pool2-conv3x3(64)-ReLU-pool2-dense(10)
               (padding 1), batch 64, one epoch of 2,000 samples; minigrad runs the same
-              function as conv-pool-ReLU (max-pooling and ReLU commute);
+              function as conv-pool-ReLU (max-pooling and ReLU commute), the batch split
+              over the threads by ``nn.DataParallel``;
 - ``rnn``:    tanh RNN, input 64, hidden 128, 50 steps, batch 32, full BPTT, the last
               step read out by a dense(10) layer; one epoch of 10 batches;
 - ``linear``: one ``Linear(784, 512)`` forward + backward on a batch of 128;
