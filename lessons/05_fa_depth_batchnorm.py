@@ -33,7 +33,8 @@ Outputs in outputs/05_fa_depth_batchnorm/: accuracy.png, alignment.png, metrics.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
+                                 save_metrics)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 
@@ -85,16 +86,9 @@ def main():
             print(f"{name}: train acc {runs[name]['final_train_acc']:.3f}, best val acc "
                   f"{runs[name]['best_val_acc']:.3f}{' (diverged)' if diverged else ''}", flush=True)
 
-    fig, axes = figure(1, 2, figsize=(11, 4), sharey=True)
-    for ax, key in zip(axes, ("train_acc", "val_acc")):
-        for i, (name, r) in enumerate(runs.items()):
-            ys = r["history"][key]
-            ax.plot(np.arange(1, len(ys) + 1), ys, f"C{i // 2}" + ("--" if "BN" in name else "-"), label=name)
-        ax.axhline(0.1, color="gray", lw=0.8, ls=":")
-        ax.set_xlabel("epoch"), ax.set_title(key.replace("_", " ")), ax.grid(alpha=0.3), ax.legend()
-    axes[0].set_ylabel("accuracy")
-    fig.suptitle("Feedback alignment, 3 vs 8 hidden layers of 512, with and without batchnorm")
-    save_figure(fig, out, "accuracy.png")
+    order = list(runs)
+    plot_accuracy(out, runs, lambda name: f"C{order.index(name) // 2}" + ("--" if "BN" in name else "-"),
+                  "Feedback alignment, 3 vs 8 hidden layers of 512, with and without batchnorm", chance=0.1)
 
     fig, axes = figure(1, len(runs), figsize=(4 * len(runs), 3.6), sharey=True)
     for ax, (name, r) in zip(np.atleast_1d(axes), runs.items()):

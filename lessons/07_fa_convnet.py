@@ -43,7 +43,8 @@ Outputs in outputs/07_fa_convnet/: accuracy.png, alignment.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
+                                 save_metrics)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 
@@ -88,16 +89,9 @@ def main():
             print(f"{name}: train acc {h['train_acc'][-1]:.3f}, best val acc {max(h['val_acc']):.3f} "
                   f"({sum(h['epoch_time']):.0f}s)", flush=True)
 
-    fig, axes = figure(1, 2, figsize=(11, 4), sharey=True)
-    for ax, key in zip(axes, ("train_acc", "val_acc")):
-        for i, (name, r) in enumerate(runs.items()):
-            ys = r["history"][key]
-            ax.plot(np.arange(1, len(ys) + 1), ys, f"C{i // 2}" + ("-" if "BP" in name else "--"), label=name)
-        ax.axhline(0.1, color="gray", lw=0.8, ls=":")
-        ax.set_xlabel("epoch"), ax.set_title(key.replace("_", " ")), ax.grid(alpha=0.3), ax.legend()
-    axes[0].set_ylabel("accuracy")
-    fig.suptitle("ConvNet on 1,000 CIFAR-10 images: backprop (solid) vs feedback alignment (dashed)")
-    save_figure(fig, out, "accuracy.png")
+    order = list(runs)
+    plot_accuracy(out, runs, lambda name: f"C{order.index(name) // 2}" + ("-" if "BP" in name else "--"),
+                  "ConvNet on 1,000 CIFAR-10 images: backprop (solid) vs feedback alignment (dashed)", chance=0.1)
 
     fig, ax = figure(figsize=(6.5, 4))
     for i, name in enumerate(n for n in runs if n.startswith("FA")):

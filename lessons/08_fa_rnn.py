@@ -39,7 +39,7 @@ import numpy as np
 
 from minigrad import nn, optim
 from minigrad.data import load_mnist, load_mnist_sample, normalize
-from minigrad.experiment import (figure, output_dir, parse_args, print_table, save_figure,
+from minigrad.experiment import (figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
                                  save_metrics, synthetic_images)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
@@ -110,15 +110,7 @@ def main():
         """One colour per learning rate, solid for BP and dashed for FA, in both figures."""
         return f"C{cfg['lrs'].index(float(name.split('lr ')[1]))}" + ("-" if name.startswith("BP") else "--")
 
-    fig, axes = figure(1, 2, figsize=(11, 4), sharey=True)
-    for ax, key in zip(axes, ("train_acc", "val_acc")):
-        for name, r in runs.items():
-            ys = r["history"][key]
-            ax.plot(np.arange(1, len(ys) + 1), ys, style(name), label=name)
-        ax.set_xlabel("epoch"), ax.set_title(key.replace("_", " ")), ax.grid(alpha=0.3), ax.legend()
-    axes[0].set_ylabel("accuracy")
-    fig.suptitle("RNN on MNIST rows (28 steps): backprop through time vs feedback alignment")
-    save_figure(fig, out, "accuracy.png")
+    plot_accuracy(out, runs, style, "RNN on MNIST rows (28 steps): backprop through time vs feedback alignment")
     fig, ax = figure(figsize=(6, 4))
     for name, r in runs.items():
         ax.plot(np.arange(1, len(r["loss_steps"]) + 1), r["loss_steps"], style(name), label=name, lw=0.8)

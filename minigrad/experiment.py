@@ -103,6 +103,26 @@ def plot_curves(out_dir, name, series, xlabel="epoch", ylabel="", title="", logy
     return save_figure(fig, out_dir, name)
 
 
+def plot_accuracy(out_dir, runs, style, title, chance=None, name="accuracy.png"):
+    """Training and validation accuracy per epoch, side by side, one line per run.
+
+    ``runs``: run name -> dict with a ``history`` (the Trainer's); ``style(name)`` gives
+    the matplotlib format string of a run's line; ``chance`` draws a dotted line at
+    chance accuracy. Saves ``name`` in ``out_dir``; returns the path.
+    """
+    fig, axes = figure(1, 2, figsize=(11, 4), sharey=True)
+    for ax, key in zip(axes, ("train_acc", "val_acc")):
+        for run_name, r in runs.items():
+            ys = r["history"][key]
+            ax.plot(np.arange(1, len(ys) + 1), ys, style(run_name), label=run_name)
+        if chance is not None:
+            ax.axhline(chance, color="gray", lw=0.8, ls=":")
+        ax.set_xlabel("epoch"), ax.set_title(key.replace("_", " ")), ax.grid(alpha=0.3), ax.legend()
+    axes[0].set_ylabel("accuracy")
+    fig.suptitle(title)
+    return save_figure(fig, out_dir, name)
+
+
 def print_table(headers, rows, file=None):
     """Print rows as an aligned plain-text table (also returns it as a string)."""
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
