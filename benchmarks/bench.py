@@ -419,15 +419,25 @@ def builders(kind, S):
 
 
 # ----------------------------------------------------------------------------- timing
-def peak_probe(n):
-    """GFLOP/s of one n x n x n float32 product with the minigrad backend (best of 2)."""
-    a = xp.ones((n, n), dtype=np.float32)
-    best = float("inf")
-    for _ in range(2):
-        t = time.perf_counter()
-        a @ a
-        sync()
-        best = min(best, time.perf_counter() - t)
+def peak_probe(n, threads=None):
+    """GFLOP/s of one n x n x n float32 product with the minigrad backend (best of 2).
+
+    ``threads``: NumPy's BLAS threads for this probe only (default: as set for the run).
+    """
+    limit = None
+    if threads is not None and threadpool_limits is not None and backend.NAME == "numpy":
+        limit = threadpool_limits(threads, user_api="blas")
+    try:
+        a = xp.ones((n, n), dtype=np.float32)
+        best = float("inf")
+        for _ in range(2):
+            t = time.perf_counter()
+            a @ a
+            sync()
+            best = min(best, time.perf_counter() - t)
+    finally:
+        if limit is not None:
+            limit.restore_original_limits()
     return 2 * n ** 3 / best / 1e9
 
 
@@ -435,9 +445,12 @@ def time_pair(kind, S, reps, warmup, probe_n=1024):
     """Interleaved repetitions: minigrad and PyTorch take turns (and which goes first
     alternates); for the ``mlp`` a plain NumPy loop (``plain_mlp_epoch``) takes a turn too.
 
-    Returns the per-repetition times (s) of minigrad and PyTorch, the per-repetition
-    ratios minigrad/PyTorch, the matmul peak probed after each repetition (the machine
-    is shared: its speed drifts) and the plain NumPy loop's times ([] if none).
+    Returns a dict of per-repetition lists: times (s) of minigrad ``mg``, PyTorch ``t``
+    and the plain NumPy loop ``np`` ([] where a side does not run), ``ratios``
+    minigrad/PyTorch, the matmul ``peaks`` probed after each repetition (the machine is
+    shared: its speed drifts) and, at more than one thread on NumPy (full runs), ``scaling``: that
+    probe over a 1-thread probe taken right after it (about 2 when the second core is
+    free, near 1 when something else holds it).
     """
     build_mg, build_t = builders(kind, S)
     runs = {"mg": build_mg()}
@@ -449,16 +462,18 @@ def time_pair(kind, S, reps, warmup, probe_n=1024):
         for fn in runs.values():
             fn()
     sides = list(runs)
-    times, peaks = {side: [] for side in sides}, []
+    out = {"mg": [], "t": [], "np": [], "peaks": [], "scaling": []}
     for r in range(reps):
         k = r % len(sides)
         for side in sides[k:] + sides[:k]:          # rotate who goes first
             t = time.perf_counter()
             runs[side]()
-            times[side].append(time.perf_counter() - t)
-        peaks.append(peak_probe(probe_n))
-    ratios = [a / b for a, b in zip(times["mg"], times.get("t", []))]
-    return times["mg"], times.get("t", []), ratios, peaks, times.get("np", [])
+            out[side].append(time.perf_counter() - t)
+        out["peaks"].append(peak_probe(probe_n))
+        if THREADS > 1 and backend.NAME == "numpy" and probe_n >= 1024:     # --quick's 256^3 is too small to scale
+            out["scaling"].append(out["peaks"][-1] / peak_probe(probe_n, threads=1))
+    out["ratios"] = [a / b for a, b in zip(out["mg"], out["t"])]
+    return out
 
 
 # ----------------------------------------------------------------------------- memory
@@ -563,7 +578,9 @@ def markdown(result):
               "GFLOP/s counts the matrix products of a step (forward x W, backward x.T dy and "
               "dy W.T, no dx for the first layer); % of peak = median over repetitions of that "
               "repetition's GFLOP/s against the NumPy 1024^3 matmul speed probed right after it "
-              "(the 'of' column gives the median probe).", "",
+              "(the 'of' column gives the median probe). At 2 threads the note gives that probe "
+              "over a 1-thread probe taken next (median), and in how many repetitions it was "
+              f"below {BUSY_SCALING}x: the second core was then busy with work outside this process.", "",
               "| workload | minigrad ms | PyTorch ms | ratio | target | minigrad GFLOP/s | % of peak (GFLOP/s) "
               "| minigrad MiB | PyTorch MiB | mem ratio | note |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -585,13 +602,15 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
+# a 2-thread matmul probe less than this many times the 1-thread one: the second core was busy
+BUSY_SCALING = 1.4
 TARGETS = {"mlp": "<= 0.85, >= 60% peak", "cnn": "<= 1.25, mem <= 1.5", "rnn": "<= 0.7"}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny workloads, 2 repetitions: a smoke run")
-    ap.add_argument("--reps", type=int, default=None, help="timed repetitions per side (default 7)")
+    ap.add_argument("--reps", type=int, default=None, help="timed repetitions per side (default 11)")
     ap.add_argument("--warmup", type=int, default=None, help="warm-up passes per side (default 1)")
     ap.add_argument("--only", default=None, help="comma-separated workloads: " + ",".join(WORKLOADS))
     ap.add_argument("--threads", type=int, default=2, help="BLAS / PyTorch threads (default 2)")
@@ -610,7 +629,7 @@ def main():
     unknown = set(only) - set(WORKLOADS)
     if unknown:
         ap.error(f"unknown workloads {sorted(unknown)}; choose from {WORKLOADS}")
-    reps = args.reps or (2 if args.quick else 7)
+    reps = args.reps or (2 if args.quick else 11)
     warmup = args.warmup if args.warmup is not None else 1
     limit_threads()
     S = sizes(args.quick)
@@ -629,13 +648,14 @@ def main():
     for kind in only:
         row = {"name": kind, "target": TARGETS.get(kind, "")}
         try:
-            t_mg, t_t, ratios, peaks, t_np = time_pair(kind, S, reps, warmup, 256 if args.quick else 1024)
+            timed = time_pair(kind, S, reps, warmup, 256 if args.quick else 1024)
         except ImportError as err:
             row.update(status="n/a", note=f"not available ({err})")
             print(f"{kind:8s} not available ({err})")
             rows.append(row)
             continue
         row["status"] = "ok"
+        t_mg, t_t, t_np, ratios, peaks = (timed[k] for k in ("mg", "t", "np", "ratios", "peaks"))
         row["minigrad_ms"] = 1e3 * statistics.median(t_mg)
         row["minigrad_ms_all"] = [1e3 * t for t in t_mg]
         if t_t:
@@ -658,6 +678,7 @@ def main():
             # each repetition against the peak probed right after it (the machine's speed
             # drifts; pairing them as the time ratios are paired), then the median
             row["peak_during"] = statistics.median(peaks)
+            row["peak_all"] = peaks
             row["pct_peak"] = statistics.median(100 * fl / t / 1e9 / pk for t, pk in zip(t_mg, peaks))
         if kind in ("dann", "cwa"):
             lin_run = minigrad_layer("linear", S)
@@ -671,8 +692,18 @@ def main():
                            " PyTorch column: torch Linear")
         elif kind == "linear":
             row["note"] = f"{S['lin_reps']} fwd+bwd, batch 128"
+        if timed["scaling"]:
+            # how much of the second core the machine gave: a 2-thread probe at 1-thread speed
+            # means something outside this process held that core during the repetition
+            busy = sum(x < BUSY_SCALING for x in timed["scaling"])
+            row["core_scaling_all"] = timed["scaling"]
+            row["core_scaling"] = statistics.median(timed["scaling"])
+            row["reps_second_core_busy"] = busy
+            row["note"] = ((row.get("note", "") + "; ") if row.get("note") else "") + (
+                f"matmul 2/1-thread speed {row['core_scaling']:.2f}x, {busy} of {reps} reps below "
+                f"{BUSY_SCALING}x (second core busy)")
         # --quick measures memory for the MLP only: it checks the method, in seconds
-        if not args.no_memory and kind in EPOCH_WORKLOADS and (not args.quick or kind == "mlp"):
+        if not args.no_memory and (not args.quick or kind == "mlp"):
             row["mem_minigrad"] = measure_memory(kind, "minigrad", args.quick)
             if torch_device() is not None:
                 row["mem_torch"] = measure_memory(kind, "torch", args.quick)

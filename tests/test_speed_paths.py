@@ -5,6 +5,7 @@
 - ``MaxPool2d`` (strided-slice maximum) against ``maxpool_reference`` /
   ``maxpool_backward_reference`` (gather windows, argmax), ties included;
 - ``RNN`` (time-major, in-place loops) against ``rnn_reference`` (per-step BPTT);
+- ``BatchNorm`` (fewer passes) against ``batchnorm_reference`` (the docstring term by term), every mode;
 - ``needs_input_grad=False`` (what ``Trainer`` sets on the first layer) skips
   only dx: the parameter gradients and the trained weights are unchanged;
 - no layer, loss or optimizer turns float32 into float64.
@@ -14,6 +15,7 @@ import pytest
 
 from minigrad import nn, optim
 from minigrad.backend import to_device, to_numpy
+from minigrad.nn.batchnorm import batchnorm_reference
 from minigrad.nn.conv import (conv2d_backward_reference, conv2d_reference, maxpool_backward_reference,
                               maxpool_reference)
 from minigrad.nn.rnn import rnn_reference
@@ -100,6 +102,37 @@ def test_rnn_equals_per_step_reference(activation, feedback, rng):
     ref = rnn_reference(x, h0, P["Wx"], P["Wh"], P["b"], dout, activation, B.get("Bx"), B.get("Bh"))
     for got, want in zip((h, dx, layer.grads["Wx"], layer.grads["Wh"], layer.grads["b"], layer.dh0), ref):
         close(got, want)
+
+
+@pytest.mark.parametrize("stats", ["batch", "running", "running_inclusive", "eval"])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("n", [1, 7])
+def test_batchnorm_equals_term_by_term_reference(stats, affine, n, rng):
+    """Two steps (the second uses the running statistics the first folded in)."""
+    layer = nn.BatchNorm(5, affine=affine, momentum=0.7, stats="batch" if stats == "eval" else stats)
+    layer.astype(np.float64)
+    if affine:
+        layer.params["gamma"] = to_device(rng.standard_normal(5))
+        layer.params["beta"] = to_device(rng.standard_normal(5))
+    if stats == "eval":
+        layer.buffers["running_mean"] = to_device(rng.standard_normal(5))
+        layer.buffers["running_var"] = to_device(rng.random(5) + 0.5)
+        layer.eval()
+    for _ in range(2):
+        x = to_device(3 * rng.standard_normal((n, 5)) + 1)
+        dout = to_device(rng.standard_normal((n, 5)))
+        rm, rv = layer.buffers["running_mean"], layer.buffers["running_var"]
+        ref = batchnorm_reference(x, dout, rm, rv, layer.params.get("gamma"), layer.params.get("beta"),
+                                  momentum=0.7, stats=layer.stats, training=stats != "eval")
+        out = layer.forward(x)
+        dx = layer.backward(dout)
+        close(out, ref[0])
+        close(dx, ref[1])
+        if affine:
+            close(layer.grads["gamma"], ref[2])
+            close(layer.grads["beta"], ref[3])
+        close(layer.buffers["running_mean"], ref[4])
+        close(layer.buffers["running_var"], ref[5])
 
 
 SKIPPABLE = {

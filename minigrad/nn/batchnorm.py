@@ -93,44 +93,101 @@ class BatchNorm(Layer):
 
     # -- shared by BatchNorm2d, which feeds (N*H*W, C) rows through these ----
     def _normalize(self, x):
+        """The module docstring's formulas in fewer passes over (N, D) arrays.
+
+        ``batchnorm_reference`` below is the same computation written term by term;
+        tests/test_speed_paths.py checks that both agree in every mode.
+        """
         run_mu, run_var = self.buffers["running_mean"], self.buffers["running_var"]
         mom = self.momentum
         if not self.training:
-            m, v, w = run_mu, run_var, 0.0
-            c = None
+            m, v, w, c = run_mu, run_var, 0.0, run_mu
+            xm = x - m                                               # (N, D)
         else:
-            mu = x.mean(axis=0)                              # (D,)
-            c = mu if self.stats == "batch" else run_mu      # centre of the variance (docstring)
-            var = ((x - c) ** 2).mean(axis=0)                # (D,) biased
+            n = x.shape[0]
+            mu = x.mean(axis=0)                                      # (D,)
+            c = mu if self.stats == "batch" else run_mu              # centre of the variance
+            xc = x - c                                               # (N, D)
+            var = xp.einsum("nd,nd->d", xc, xc) / n                  # mean_i (x_i - c)^2, no (N, D) temporary
             w = {"batch": 1.0, "running": 0.0, "running_inclusive": 1.0 - mom}[self.stats]
             m = (1 - w) * run_mu + w * mu
             v = (1 - w) * run_var + w * var
-            # fold the batch into the running statistics (after m, v were formed)
             self.buffers["running_mean"] = mom * run_mu + (1 - mom) * mu
             self.buffers["running_var"] = mom * run_var + (1 - mom) * var
-        s = xp.sqrt(v + self.eps)
-        x_hat = (x - m) / s
-        self.cache = dict(x=x, c=c, m=m, s=s, x_hat=x_hat, w=w)
+            xm = xc if self.stats == "batch" else x - m              # batch mode: m = c = mu
+        s = xp.sqrt(v + self.eps)                                    # (D,)
+        x_hat = xm
+        x_hat /= s                                                   # (x - m) / s, in place of x - m
+        self.cache = dict(x_hat=x_hat, s=s, w=w, m_minus_c=m - c)
         if self.affine:
-            return self.params["gamma"] * x_hat + self.params["beta"]
+            out = x_hat * self.params["gamma"]
+            out += self.params["beta"]
+            return out
         return x_hat
 
     def _normalize_backward(self, dout):
+        """The docstring's backward with x_i - m = s x_hat_i and x_i - c = s x_hat_i + (m - c):
+
+            dv   = sum_i dx_hat_i x_hat_i * (-1/2) / s^2
+            dm   = -sum_i dx_hat_i / s
+            dx_i = dx_hat_i / s + x_hat_i * (2 w dv s / N) + (w / N) (dm + 2 dv (m - c))
+
+        so dx is dx_hat and x_hat scaled per feature, plus a per-feature constant.
+        """
         c = self.cache
+        x_hat, s, w = c["x_hat"], c["s"], c["w"]
         if self.affine:
-            self.grads["gamma"] = (dout * c["x_hat"]).sum(axis=0)
+            self.grads["gamma"] = xp.einsum("nd,nd->d", dout, x_hat)
             self.grads["beta"] = dout.sum(axis=0)
             dx_hat = dout * self.params["gamma"]
         else:
             dx_hat = dout
-        s, w = c["s"], c["w"]
         dx = dx_hat / s
         if w:                         # the batch's own statistics took part
             n = dout.shape[0]
-            dv = (dx_hat * (c["x"] - c["m"])).sum(axis=0) * (-0.5) / s ** 3
+            dv = xp.einsum("nd,nd->d", dx_hat, x_hat) * (-0.5) / s ** 2
             dm = -dx_hat.sum(axis=0) / s
-            dx += (w / n) * (dm + 2 * dv * (c["x"] - c["c"]))
+            dx += x_hat * ((2 * w / n) * dv * s)
+            dx += (w / n) * (dm + 2 * dv * c["m_minus_c"])
         return dx
+
+
+def batchnorm_reference(x, dout, running_mean, running_var, gamma=None, beta=None, momentum=0.9,
+                        eps=1e-5, stats="batch", training=True):
+    """The module docstring's forward and backward term by term (the textbook version).
+
+    x, dout: (N, D); running_mean, running_var, gamma, beta: (D,) (gamma=None: no affine).
+    Returns out (N, D), dx (N, D), dgamma, dbeta (D,) or None, and the new running
+    mean and variance (D,). ``BatchNorm`` computes the same in fewer passes.
+    """
+    if not training:
+        m, v, w, c = running_mean, running_var, 0.0, running_mean
+        new_mean, new_var = running_mean, running_var
+    else:
+        mu = x.mean(axis=0)
+        c = mu if stats == "batch" else running_mean
+        var = ((x - c) ** 2).mean(axis=0)
+        w = {"batch": 1.0, "running": 0.0, "running_inclusive": 1.0 - momentum}[stats]
+        m = (1 - w) * running_mean + w * mu
+        v = (1 - w) * running_var + w * var
+        new_mean = momentum * running_mean + (1 - momentum) * mu
+        new_var = momentum * running_var + (1 - momentum) * var
+    s = xp.sqrt(v + eps)
+    x_hat = (x - m) / s
+    out = x_hat if gamma is None else gamma * x_hat + beta
+    dgamma = dbeta = None
+    if gamma is not None:
+        dgamma, dbeta = (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+        dx_hat = dout * gamma
+    else:
+        dx_hat = dout
+    dx = dx_hat / s
+    if w:
+        n = dout.shape[0]
+        dv = (dx_hat * (x - m)).sum(axis=0) * (-0.5) / s ** 3
+        dm = -dx_hat.sum(axis=0) / s
+        dx = dx + (w / n) * (dm + 2 * dv * (x - c))
+    return out, dx, dgamma, dbeta, new_mean, new_var
 
 
 class BatchNorm2d(BatchNorm):
