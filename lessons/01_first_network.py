@@ -32,7 +32,7 @@ import numpy as np
 from minigrad import nn, optim
 from minigrad.backend import to_numpy
 from minigrad.data import flatten, load_mnist_sample, normalize
-from minigrad.experiment import (figure, output_dir, parse_args, plot_curves, print_table,
+from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_curves, print_table,
                                  save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
@@ -69,7 +69,8 @@ def main():
 
     model = build_model(cfg["hidden"], rng)
     trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"]), batch_size=cfg["batch"],
-                      epochs=cfg["epochs"], rng=rng, checkpoint=f"{out}/checkpoint.npz")
+                      epochs=cfg["epochs"], rng=rng, checkpoint=checkpoint_path(out, "mlp"),
+                      resume=args.resume)
     history = trainer.fit()
     trainer.restore_best()
     _, test_acc = trainer.evaluate(*trainer._to_device(X_test, y_test))

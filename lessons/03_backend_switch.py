@@ -71,7 +71,7 @@ import numpy as np
 
 from minigrad import backend, nn, optim
 from minigrad.backend import to_numpy, xp
-from minigrad.experiment import (figure, output_dir, parse_args, plot_curves, print_table, save_figure,
+from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_curves, print_table, save_figure,
                                  save_metrics, synthetic_images)
 from minigrad.gradcheck import check_layer
 from minigrad.trainer import Trainer
@@ -281,7 +281,7 @@ def main():
     model = nn.Sequential(nn.Linear(784, 128, rng=rng), DivisiveNorm(128), nn.ReLU(),
                           nn.Linear(128, 10, rng=rng))
     trainer = Trainer(model, data, optim.Momentum(0.05, momentum=0.9), batch_size=64, epochs=cfg["epochs"],
-                      rng=rng)
+                      rng=rng, checkpoint=checkpoint_path(out, "divisive_norm_mlp"), resume=args.resume)
     history = trainer.fit()
     plot_curves(out, "training.png", {"train": history["train_acc"], "validation": history["val_acc"]},
                 ylabel="accuracy", title=f"Lesson 03: MLP with DivisiveNorm on {backend.NAME} ({source})")

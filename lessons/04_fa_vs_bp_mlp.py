@@ -42,7 +42,7 @@ Outputs in outputs/04_fa_vs_bp_mlp/: accuracy.png, alignment.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 
@@ -82,7 +82,8 @@ def main():
             monitor.initial(model)
             rules.append(monitor)
         trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9), batch_size=cfg["batch"],
-                          epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=args.mode != "smoke")
+                          epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=args.mode != "smoke",
+                          checkpoint=checkpoint_path(out, feedback), resume=args.resume)
         h = histories[feedback] = trainer.fit()
         results[feedback] = {"final_train_acc": h["train_acc"][-1], "max_train_acc": max(h["train_acc"]),
                              "best_val_acc": max(h["val_acc"]), "seconds": sum(h["epoch_time"])}

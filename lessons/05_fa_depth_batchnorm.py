@@ -33,7 +33,7 @@ Outputs in outputs/05_fa_depth_batchnorm/: accuracy.png, alignment.png, metrics.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
+from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
                                  save_metrics)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
@@ -74,7 +74,8 @@ def main():
             name = f"FA {depth} layers{' + BN' if batchnorm else ''}"
             model = build_mlp(cfg["hidden"], depth, batchnorm, args.seed + 1)
             trainer = Trainer(model, data, optim.SGD(cfg["lr"]), batch_size=cfg["batch"], epochs=cfg["epochs"],
-                              rng=args.seed, rules=[AlignmentMonitor(*probe)], progress=False)
+                              rng=args.seed, rules=[AlignmentMonitor(*probe)], progress=False,
+                              checkpoint=checkpoint_path(out, name), resume=args.resume)
             try:
                 h = trainer.fit()
                 diverged = False

@@ -43,7 +43,7 @@ Outputs in outputs/07_fa_convnet/: accuracy.png, alignment.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
+from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
                                  save_metrics)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
@@ -82,7 +82,8 @@ def main():
             model = build_convnet(cfg["channels"], feedback, batchnorm, args.seed + 1)
             rules = [AlignmentMonitor(*probe)] if feedback == "fa" else []
             trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9), batch_size=cfg["batch"],
-                              epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=False)
+                              epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=False,
+                              checkpoint=checkpoint_path(out, name), resume=args.resume)
             h = trainer.fit()
             runs[name] = {"history": h, "final_train_acc": h["train_acc"][-1], "best_val_acc": max(h["val_acc"]),
                           "seconds": sum(h["epoch_time"])}

@@ -39,7 +39,7 @@ import numpy as np
 
 from minigrad import nn, optim
 from minigrad.data import load_mnist, load_mnist_sample, normalize
-from minigrad.experiment import (figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
+from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
                                  save_metrics, synthetic_images)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
@@ -94,7 +94,8 @@ def main():
         model = build_rnn(cfg["hidden"], feedback, args.seed + 1)
         rules = [AlignmentMonitor(*probe)] if feedback == "fa" else []
         trainer = Trainer(model, data, optim.Momentum(lr, momentum=0.9), batch_size=cfg["batch"],
-                          epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=False)
+                          epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=False,
+                          checkpoint=checkpoint_path(out, name), resume=args.resume)
         try:
             h = trainer.fit()
             nan_loss = False

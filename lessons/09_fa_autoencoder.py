@@ -37,7 +37,7 @@ import numpy as np
 from minigrad import optim
 from minigrad.backend import to_device, to_float, to_numpy
 from minigrad.data import flatten, load_mnist_sample, normalize
-from minigrad.experiment import (figure, output_dir, parse_args, plot_curves, print_table, save_figure,
+from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_curves, print_table, save_figure,
                                  save_metrics, synthetic_images)
 from minigrad.models import AutoencoderLoss, sparse_autoencoder
 from minigrad.trainer import Trainer
@@ -78,7 +78,8 @@ def main():
         loss_fn = AutoencoderLoss(model)
         trainer = Trainer(model, {"X_train": X, "y_train": X, "X_val": X_val, "y_val": X_val},
                           optim.Momentum(cfg["lr"], momentum=0.9), loss_fn=loss_fn, batch_size=cfg["batch"],
-                          epochs=cfg["epochs"], rng=args.seed, accuracy=False, progress=False)
+                          epochs=cfg["epochs"], rng=args.seed, accuracy=False, progress=False,
+                          checkpoint=checkpoint_path(out, feedback), resume=args.resume)
         h = trainer.fit()
         model.eval()
         x_val = to_device(X_val)

@@ -50,7 +50,7 @@ import numpy as np
 
 from minigrad import nn, optim
 from minigrad.constraints import SignConstraint
-from minigrad.experiment import (cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -95,7 +95,8 @@ def main():
             rule = SignConstraint(model, mode=mode or "synapse", rng=args.seed + 2, enabled=mode is not None)
             opt = optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"])
             trainer = Trainer(model, data, opt, batch_size=cfg["batch"], epochs=cfg["long_epochs"],
-                              rng=args.seed, rules=[rule], progress=False)
+                              rng=args.seed, rules=[rule], progress=False,
+                              checkpoint=checkpoint_path(out, name), resume=args.resume)
             try:
                 h = trainer.fit()
             except FloatingPointError:
@@ -130,7 +131,8 @@ def main():
         name = "FA + BN(no gamma/beta) + " + ("ReLU" if activation == "relu" else "Mixed-ReLU")
         model = build_mlp(cfg["mixed_hidden"], "fa", args.seed + 1, activation, batchnorm=True)
         trainer = Trainer(model, data, optim.Momentum(cfg["mixed_lr"], momentum=0.9), batch_size=cfg["batch"],
-                          epochs=cfg["mixed_epochs"], rng=args.seed, progress=False)
+                          epochs=cfg["mixed_epochs"], rng=args.seed, progress=False,
+                          checkpoint=checkpoint_path(out, name), resume=args.resume)
         h = trainer.fit()
         mixed_runs[name] = {"history": h, "final_train_acc": h["train_acc"][-1], "best_val_acc": max(h["val_acc"])}
         print(f"{name}: train acc {h['train_acc'][-1]:.3f}, best val acc {max(h['val_acc']):.3f}", flush=True)

@@ -54,7 +54,7 @@ import numpy as np
 from minigrad import optim
 from minigrad.dale import DANNCorrections, DaleProjection, columnei_mlp, dann_mlp, mlp
 from minigrad.data import flatten, load_fashion_mnist, load_mnist, load_mnist_sample, normalize
-from minigrad.experiment import (figure, output_dir, parse_args, print_table, save_figure,
+from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
                                  save_metrics, synthetic_images)
 from minigrad.trainer import Trainer
 
@@ -134,7 +134,8 @@ def main():
             model, rules = build(name, cfg, pixel_mean, args.seed + 1)
             trainer = Trainer(model, data, optim.SGD(LR[dataset][name]), batch_size=cfg["batch"],
                               epochs=cfg["epochs"][dataset], rng=args.seed, rules=rules,
-                              progress=args.mode != "smoke", eval_batch_size=2000)
+                              progress=args.mode != "smoke", eval_batch_size=2000,
+                              checkpoint=checkpoint_path(out, f"{dataset}_{name}"), resume=args.resume)
             h = trainer.fit()
             histories[dataset][name] = h
             r = results[dataset][name] = {

@@ -42,7 +42,7 @@ import numpy as np
 from minigrad import optim
 from minigrad.dale import DaleProjection, FisherCorrection, dann_mlp
 from minigrad.data import flatten, normalize
-from minigrad.experiment import (figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -74,7 +74,8 @@ def main():
     fisher = FisherCorrection(model, apply=True, measure_every=cfg["measure_every"], rng=args.seed)
     trainer = Trainer(model, data, optim.SGD(LR), loss_fn=fisher.loss_fn, batch_size=BATCH,
                       epochs=cfg["epochs"], rng=args.seed, rules=[fisher, DaleProjection(model)],
-                      progress=args.mode != "smoke", eval_batch_size=2000)
+                      progress=args.mode != "smoke", eval_batch_size=2000,
+                      checkpoint=checkpoint_path(out, "dann_fisher"), resume=args.resume)
     h = trainer.fit()
 
     layers = [p for p, _ in fisher.layers]

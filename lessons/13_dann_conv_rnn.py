@@ -38,7 +38,7 @@ import numpy as np
 from minigrad import nn, optim
 from minigrad.dale import DaleProjection, DANNCorrections
 from minigrad.data import load_cifar10, normalize
-from minigrad.experiment import (figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics, synthetic_images)
+from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics, synthetic_images)
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -92,10 +92,11 @@ def rnn_net(kind, hidden, rng):
                          nn.DANN(hidden, 10, 1, rng=rng))
 
 
-def train(kind, model, data, epochs, batch, args):
+def train(kind, model, data, epochs, batch, args, out):
     rules = [DANNCorrections(model), DaleProjection(model)] if kind.startswith("dann") else []
     trainer = Trainer(model, data, optim.Momentum(LR[kind], momentum=0.9), batch_size=batch, epochs=epochs,
-                      rng=args.seed, rules=rules, progress=args.mode != "smoke", eval_batch_size=500)
+                      rng=args.seed, rules=rules, progress=args.mode != "smoke", eval_batch_size=500,
+                      checkpoint=checkpoint_path(out, kind), resume=args.resume)
     return trainer.fit()
 
 
@@ -119,12 +120,12 @@ def main():
     for kind in ("conv", "dann_conv"):
         print(f"--- CIFAR-10: {kind}")
         hist["conv"][kind] = train(kind, conv_net(kind, np.random.default_rng(args.seed + 1)), data,
-                                   cfg["cnn_epochs"], 64, args)
+                                   cfg["cnn_epochs"], 64, args, out)
     data = mnist_rows(cfg, rng)
     for kind in ("rnn", "dann_rnn"):
         print(f"--- row-by-row MNIST: {kind}")
         hist["rnn"][kind] = train(kind, rnn_net(kind, cfg["rnn_hidden"], np.random.default_rng(args.seed + 1)),
-                                  data, cfg["rnn_epochs"], 32, args)
+                                  data, cfg["rnn_epochs"], 32, args, out)
     plot(out, "conv.png", "CIFAR-10: conv net vs DANN conv net", hist["conv"])
     plot(out, "rnn.png", "row-by-row MNIST: RNN vs DANN RNN", hist["rnn"])
     results = {}

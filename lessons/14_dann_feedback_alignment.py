@@ -41,7 +41,7 @@ from minigrad import optim
 from minigrad.backend import to_device
 from minigrad.dale import DaleProjection, DANNCorrections, dann_mlp, mlp
 from minigrad.data import flatten, normalize
-from minigrad.experiment import (figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics)
 from minigrad.feedback import angle_between, feedback_layers, measure_alignment
 from minigrad.nn import DANN
 from minigrad.trainer import Trainer
@@ -107,7 +107,8 @@ def main():
         if fb == "fa":
             rules.append(Monitor(data["X_train"][:500], data["y_train"][:500]))
         trainer = Trainer(model, data, optim.SGD(LR[(arch, fb)]), batch_size=32, epochs=cfg["epochs"],
-                          rng=args.seed, rules=rules, progress=args.mode != "smoke", eval_batch_size=2000)
+                          rng=args.seed, rules=rules, progress=args.mode != "smoke", eval_batch_size=2000,
+                          checkpoint=checkpoint_path(out, name), resume=args.resume)
         h = hist[name] = trainer.fit()
         last = {k.split("/", 1)[1]: round(v[-1], 1) for k, v in h.items() if k.startswith("grad_angle/")}
         rows.append([name, LR[(arch, fb)], round(100 * (1 - h["train_acc"][-1]), 2),

@@ -167,3 +167,18 @@ def device_rng(rng):
     """
     seed = int(make_rng(rng).integers(2**63 - 1))
     return xp.random.default_rng(seed)
+
+
+def generator_state(gen):
+    """The state of a ``device_rng`` generator as JSON-able data (for checkpoints), or
+    None where the backend does not expose it (CuPy keeps its generator state on the
+    device; such streams restart from their seed after a resume)."""
+    if NAME != "numpy":
+        return None
+    return gen.bit_generator.state
+
+
+def set_generator_state(gen, state):
+    """Put back a state from ``generator_state`` (ignored when it is None)."""
+    if state is not None and NAME == "numpy":
+        gen.bit_generator.state = state

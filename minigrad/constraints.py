@@ -104,6 +104,16 @@ class SignConstraint:
         self.steps_zero = []
         self.model = model
 
+    def state_dict(self):
+        """For checkpoints: each weight's fixed sign and the per-step zero fractions."""
+        state = {f"signs/{name}": s for name, s in self.signs.items()}
+        state["steps_zero"] = list(self.steps_zero)
+        return state
+
+    def load_state_dict(self, state):
+        self.signs = {name: state[f"signs/{name}"] for name in self.names}
+        self.steps_zero = list(state["steps_zero"])
+
     def after_step(self, trainer):
         params = trainer.model.params
         clipped = 0

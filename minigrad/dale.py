@@ -32,7 +32,7 @@ scaled by::
 """
 import numpy as np
 
-from .backend import device_rng, to_float, xp
+from .backend import device_rng, generator_state, set_generator_state, to_float, xp
 from .nn.dann import ColumnEi
 from .nn.losses import softmax_cross_entropy
 
@@ -338,6 +338,18 @@ class FisherCorrection:
         self._epoch = []
         self._dev_rng = device_rng(rng)
         self._scores = None
+
+    def state_dict(self):
+        """For checkpoints: the running Fisher F_t, the records and the label sampler's stream."""
+        state = {f"F/{name}": F for name, F in self.F.items()}
+        state["records"] = [list(r) for r in self.records]
+        state["rng"] = generator_state(self._dev_rng)
+        return state
+
+    def load_state_dict(self, state):
+        self.F = {k[2:]: v for k, v in state.items() if k.startswith("F/")}
+        self.records = [tuple(r) for r in state["records"]]
+        set_generator_state(self._dev_rng, state["rng"])
 
     def loss_fn(self, scores, y):
         """Softmax cross-entropy that also records the scores (pass as Trainer loss_fn)."""

@@ -10,6 +10,10 @@ Every lesson is ``python lessons/NN_name.py [--smoke | --full] [--seed S]``:
 
 Results go to ``outputs/NN_name/`` (or ``$MINIGRAD_OUTPUTS/NN_name/``): PNG plots
 and a ``metrics.json``, each written atomically (temporary file, then rename).
+Every training run of a lesson also keeps a checkpoint after each epoch in
+``outputs/NN_name/checkpoints/``; after an interrupt (Ctrl-C, a lost session), the
+same command with ``--resume`` continues each run from its last finished epoch
+(finished runs are read back, not trained again), so nothing already computed is lost.
 Only this module and plotting touch the host side of results.
 """
 import argparse
@@ -23,13 +27,15 @@ from .backend import describe, to_numpy
 
 
 def parse_args(description, argv=None):
-    """Parse --smoke/--full/--seed/--out. Returns an argparse Namespace with ``mode``."""
+    """Parse --smoke/--full/--seed/--out/--resume. Returns an argparse Namespace with ``mode``."""
     p = argparse.ArgumentParser(description=description)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--smoke", action="store_true", help="tiny run in seconds (used by the tests)")
     g.add_argument("--full", action="store_true", help="the paper's settings (slow)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--out", default=None, help="output folder (default outputs/<lesson name>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue interrupted runs from their per-epoch checkpoints (give the same other options)")
     args = p.parse_args(argv)
     args.mode = "smoke" if args.smoke else "full" if args.full else "default"
     return args
@@ -43,6 +49,14 @@ def output_dir(lesson_file, args):
     os.makedirs(path, exist_ok=True)
     print(f"{name}: mode {args.mode}, seed {args.seed}, {describe()}; writing to {path}/")
     return path
+
+
+def checkpoint_path(out_dir, run):
+    """The per-epoch checkpoint file of one training run of a lesson (``Trainer(checkpoint=...)``)."""
+    folder = os.path.join(out_dir, "checkpoints")
+    os.makedirs(folder, exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(run))
+    return os.path.join(folder, name + ".npz")
 
 
 def _jsonable(obj):

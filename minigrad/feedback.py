@@ -174,6 +174,14 @@ class AlignmentMonitor:
     def measure(self, model):
         return measure_alignment(model, self.X, self.y, self.loss_fn)
 
+    def state_dict(self):
+        """For checkpoints: the per-step measurements and the angles at the start."""
+        return {"steps": [list(s) for s in self.steps], "start": self.start}
+
+    def load_state_dict(self, state):
+        self.steps = [tuple(s) for s in state["steps"]]
+        self.start = state["start"]
+
     def initial(self, model):
         self.start = self.measure(model)
         return self.start

@@ -17,9 +17,11 @@ schedule steps, and a checkpoint is written atomically (temporary file, then
 ``os.replace``), so an interrupted run resumes from the last finished epoch with
 ``Trainer(..., checkpoint=path, resume=True)``. A checkpoint holds the model's
 parameters and buffers, the optimizer, the schedule, the histories, the best
-parameters and the shuffling generator; it does not hold the state of update
-rules (build them again the same way) or of device random streams such as
-dropout masks, which restart from their seeds.
+parameters, the shuffling generator, the random streams of layers that draw
+per batch (``Dropout``; on NumPy only: CuPy keeps generator states on the device,
+and there they restart from their seeds) and the state of every rule that has
+``state_dict()``/``load_state_dict(d)`` (build the rules again the same way
+before resuming; the Trainer puts their state back).
 
 Update rules are objects with any of these methods (all optional):
 
@@ -28,7 +30,10 @@ Update rules are objects with any of these methods (all optional):
 - ``after_step(trainer)``: after the optimizer; modify ``trainer.model.params``
   in place;
 - ``end_epoch(trainer)``: after evaluation; may add entries to
-  ``trainer.history`` (e.g. alignment angles) which are saved with it.
+  ``trainer.history`` (e.g. alignment angles) which are saved with it;
+- ``state_dict()`` / ``load_state_dict(state)``: what the rule carries from step
+  to step (running averages, records, its random stream) as a dict name ->
+  array or JSON-able value, saved in checkpoints and restored on resume.
 """
 import json
 import os
@@ -36,7 +41,8 @@ import time
 
 import numpy as np
 
-from .backend import describe, make_rng, to_device, to_float, to_numpy
+from .backend import (describe, generator_state, make_rng, set_generator_state, to_device, to_float,
+                      to_numpy)
 from .nn.losses import softmax_cross_entropy
 
 try:
@@ -167,8 +173,8 @@ class Trainer:
         if self.progress:
             print(f"minigrad: {describe()}; {n} training examples, {steps} steps per epoch")
         self.model.train()
-        if self.checkpoint and not os.path.exists(self.checkpoint):
-            self.save_checkpoint(self.checkpoint)     # epoch 0: a good state to fall back on
+        if self.checkpoint and (self.epoch == 0 or not os.path.exists(self.checkpoint)):
+            self.save_checkpoint(self.checkpoint)     # a good state to fall back on (replaces an older run's)
         while self.epoch < self.epochs:
             start = time.perf_counter()
             order = to_device(self.rng.permutation(n))
@@ -262,7 +268,20 @@ class Trainer:
                         opt_state.setdefault(name, {})[key] = val
             else:
                 arrays[f"opt/{name}/"] = to_numpy(s)
+        rules = {}
+        for i, rule in enumerate(self.rules):
+            if hasattr(rule, "state_dict"):
+                values = {}
+                for key, val in rule.state_dict().items():
+                    if hasattr(val, "shape"):
+                        arrays[f"rule/{i}/{key}"] = to_numpy(val)
+                    else:
+                        values[key] = val
+                rules[str(i)] = {"type": type(rule).__name__, "values": values}
+        streams = {name: generator_state(layer.rng) for name, layer in self.model.named_layers()
+                   if hasattr(layer, "rng")}
         meta = {
+            "rules": rules, "streams": streams,
             "epoch": self.epoch, "step_count": self.step_count, "history": self.history,
             "loss_steps": self.loss_steps, "best_score": self.best_score,
             "lr": self.optimizer.lr, "opt_scalars": opt_state,
@@ -299,6 +318,7 @@ class Trainer:
                 if "buffer/" + k in z:
                     buffers[k][...] = to_device(z["buffer/" + k])
             self.best_params = {k[5:]: to_device(z[k]) for k in z.files if k.startswith("best/")} or None
+            rule_arrays = {k: to_device(z[k]) for k in z.files if k.startswith("rule/")}
             state = {}
             for k in z.files:
                 if k.startswith("opt/"):
@@ -316,5 +336,18 @@ class Trainer:
         self.rng.bit_generator.state = meta["rng"]
         if meta["scheduler"] is not None and self.scheduler is not None:
             self.scheduler.load_state_dict(meta["scheduler"])
+        layers = dict(self.model.named_layers())
+        for name, stream in meta.get("streams", {}).items():
+            if name in layers:
+                set_generator_state(layers[name].rng, stream)
+        for i, saved in meta.get("rules", {}).items():
+            rule = self.rules[int(i)] if int(i) < len(self.rules) else None
+            if rule is None or type(rule).__name__ != saved["type"] or not hasattr(rule, "load_state_dict"):
+                raise ValueError(f"checkpoint {path} holds the state of rule {i} ({saved['type']}), but the "
+                                 f"Trainer's rule {i} is {type(rule).__name__ if rule is not None else 'missing'}: "
+                                 "build the rules as for the run that wrote it")
+            values = dict(saved["values"])
+            values.update({k[len(f"rule/{i}/"):]: v for k, v in rule_arrays.items() if k.startswith(f"rule/{i}/")})
+            rule.load_state_dict(values)
         if self.progress:
             print(f"minigrad: resumed from {path} after epoch {self.epoch}")

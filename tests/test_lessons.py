@@ -1,4 +1,5 @@
-"""Every numbered lesson runs end to end in its --smoke mode and writes its metrics.
+"""Every numbered lesson runs end to end in its --smoke mode and writes its metrics,
+and keeps per-run checkpoints that ``--resume`` reads back to the same metrics.
 
 Smoke runs need no downloaded data: lessons fall back to the embedded MNIST
 sample or to small synthetic data when a data set is not installed.
@@ -34,3 +35,19 @@ def test_lesson_smoke_run(path, tmp_path):
     with open(metrics) as f:
         assert json.load(f), "metrics.json is empty"
     assert glob.glob(os.path.join(tmp_path, name, "*.png")), f"{name} wrote no plot"
+    checkpoints = sorted(glob.glob(os.path.join(tmp_path, name, "checkpoints", "*.npz")))
+    if name == "02_gradient_check":          # the one lesson that trains nothing
+        assert not checkpoints
+        return
+    assert checkpoints, f"{name} kept no per-run checkpoint"
+    # --resume reads finished runs back from their checkpoints: same metrics, nothing retrained
+    stamps = [os.stat(p).st_mtime_ns for p in checkpoints]
+    with open(metrics) as f:
+        first = json.load(f)
+    proc = subprocess.run([sys.executable, path, "--smoke", "--resume"], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, f"{name} --smoke --resume failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    with open(metrics) as f:
+        again = json.load(f)
+    assert json.dumps(again, sort_keys=True) == json.dumps(first, sort_keys=True)
+    assert [os.stat(p).st_mtime_ns for p in checkpoints] == stamps

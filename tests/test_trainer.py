@@ -72,6 +72,79 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
         np.testing.assert_allclose(to_numpy(model.params[k]), to_numpy(v), rtol=1e-5, atol=1e-7)
 
 
+def _interrupted_and_uninterrupted(tmp_path, build, epochs=4, stop=2, **kw):
+    """Run ``build()`` -> (model, rules, trainer kwargs) for ``epochs`` in one go, and again
+    stopped after ``stop`` epochs and resumed from the checkpoint with freshly built objects."""
+    ck = str(tmp_path / "ck.npz")
+    model, rules, extra = build()
+    full = Trainer(model, blobs(), optim.SGD(0.05), batch_size=32, epochs=epochs, rng=3, progress=False,
+                   rules=rules, **extra)
+    full.fit()
+    model, rules, extra = build()
+    Trainer(model, blobs(), optim.SGD(0.05), batch_size=32, epochs=stop, rng=3, progress=False, rules=rules,
+            checkpoint=ck, **extra).fit()
+    model, rules, extra = build()
+    resumed = Trainer(model, blobs(), optim.SGD(0.05), batch_size=32, epochs=epochs, rng=3, progress=False,
+                      rules=rules, checkpoint=ck, resume=True, **extra)
+    resumed.fit()
+    for k, v in full.model.params.items():
+        np.testing.assert_allclose(to_numpy(resumed.model.params[k]), to_numpy(v), rtol=1e-5, atol=1e-6)
+    assert len(resumed.history["train_loss"]) == epochs
+    np.testing.assert_allclose(resumed.history["train_loss"], full.history["train_loss"], rtol=1e-5)
+    return full, resumed
+
+
+def test_resume_restores_rule_state(tmp_path):
+    """SignConstraint (fixed signs, per-step zero fractions) and AlignmentMonitor (per-step angles)."""
+    from minigrad.constraints import SignConstraint
+    from minigrad.feedback import AlignmentMonitor
+
+    def build():
+        model = nn.Sequential(nn.Linear(10, 32, rng=0, feedback="fa"), nn.ReLU(), nn.Linear(32, 3, rng=1, feedback="fa"))
+        data = blobs()
+        rules = [SignConstraint(model, track_steps=True), AlignmentMonitor(data["X_train"][:64], data["y_train"][:64],
+                                                                         every_steps=5)]
+        return model, rules, {}
+
+    full, resumed = _interrupted_and_uninterrupted(tmp_path, build)
+    sign_full, sign_res = full.rules[0], resumed.rules[0]
+    assert len(sign_res.steps_zero) == len(sign_full.steps_zero) == full.step_count
+    np.testing.assert_allclose(sign_res.steps_zero, sign_full.steps_zero, atol=1e-12)
+    assert [s for s, _ in resumed.rules[1].steps] == [s for s, _ in full.rules[1].steps]
+    assert resumed.history["zero_fraction"] == pytest.approx(full.history["zero_fraction"])
+
+
+def test_resume_restores_random_streams(tmp_path):
+    """Dropout masks and FisherCorrection's sampled labels continue where they stopped."""
+    from minigrad import backend
+    from minigrad.dale import FisherCorrection
+    from minigrad.nn.dann import DANN
+    if backend.NAME != "numpy":
+        pytest.skip(f"{backend.NAME} keeps generator states on the device; they restart from their seeds")
+
+    def build():
+        model = nn.Sequential(DANN(10, 16, 3, rng=0), nn.ReLU(), nn.Dropout(0.2, rng=4), DANN(16, 3, 1, rng=1))
+        fisher = FisherCorrection(model, measure_every=3, rng=2)
+        return model, [fisher], {"loss_fn": fisher.loss_fn}
+
+    full, resumed = _interrupted_and_uninterrupted(tmp_path, build)
+    f_full, f_res = full.rules[0], resumed.rules[0]
+    assert [r[:2] for r in f_res.records] == [r[:2] for r in f_full.records]
+    np.testing.assert_allclose([r[2:] for r in f_res.records], [r[2:] for r in f_full.records], rtol=1e-4)
+    for name, F in f_full.F.items():
+        np.testing.assert_allclose(to_numpy(f_res.F[name]), to_numpy(F), rtol=1e-4, atol=1e-8)
+
+
+def test_resume_with_other_rules_is_a_clear_error(tmp_path):
+    from minigrad.constraints import SignConstraint
+    ck = str(tmp_path / "ck.npz")
+    model = mlp()
+    Trainer(model, blobs(), optim.SGD(0.1), epochs=1, progress=False, checkpoint=ck,
+            rules=[SignConstraint(model)]).fit()
+    with pytest.raises(ValueError, match=r"rule 0 \(SignConstraint\).*rule 0 is missing"):
+        Trainer(mlp(), blobs(), optim.SGD(0.1), progress=False, checkpoint=ck, resume=True)
+
+
 def test_checkpoint_from_other_model_is_a_clear_error(tmp_path):
     ck = str(tmp_path / "ck.npz")
     Trainer(mlp(), blobs(), optim.SGD(0.1), epochs=1, progress=False, checkpoint=ck).fit()
