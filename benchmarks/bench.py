@@ -448,9 +448,9 @@ def time_pair(kind, S, reps, warmup, probe_n=1024):
     Returns a dict of per-repetition lists: times (s) of minigrad ``mg``, PyTorch ``t``
     and the plain NumPy loop ``np`` ([] where a side does not run), ``ratios``
     minigrad/PyTorch, the matmul ``peaks`` probed after each repetition (the machine is
-    shared: its speed drifts) and, at more than one thread on NumPy (full runs), ``scaling``: that
-    probe over a 1-thread probe taken right after it (about 2 when the second core is
-    free, near 1 when something else holds it).
+    shared: its speed drifts) and, at more than one thread on NumPy (full runs only),
+    ``scaling``: that probe over a 1-thread probe taken right after it (about 2 when the
+    second core is free, near 1 when something else holds it).
     """
     build_mg, build_t = builders(kind, S)
     runs = {"mg": build_mg()}
@@ -470,7 +470,8 @@ def time_pair(kind, S, reps, warmup, probe_n=1024):
             runs[side]()
             out[side].append(time.perf_counter() - t)
         out["peaks"].append(peak_probe(probe_n))
-        if THREADS > 1 and backend.NAME == "numpy" and probe_n >= 1024:     # --quick's 256^3 is too small to scale
+        # (a 256^3 probe, as in --quick, is too small to scale over two threads)
+        if THREADS > 1 and backend.NAME == "numpy" and probe_n >= 1024:
             out["scaling"].append(out["peaks"][-1] / peak_probe(probe_n, threads=1))
     out["ratios"] = [a / b for a, b in zip(out["mg"], out["t"])]
     return out

@@ -68,9 +68,9 @@ def main():
     X_test, y_test = flatten(normalize(test_images)), test_labels
 
     model = build_model(cfg["hidden"], rng)
-    trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"]), batch_size=cfg["batch"],
-                      epochs=cfg["epochs"], rng=rng, checkpoint=checkpoint_path(out, "mlp"),
-                      resume=args.resume)
+    optimizer = optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"])
+    trainer = Trainer(model, data, optimizer, batch_size=cfg["batch"], epochs=cfg["epochs"], rng=rng,
+                      checkpoint=checkpoint_path(out, "mlp"), resume=args.resume)
     history = trainer.fit()
     trainer.restore_best()
     _, test_acc = trainer.evaluate(*trainer._to_device(X_test, y_test))

@@ -71,8 +71,8 @@ import numpy as np
 
 from minigrad import backend, nn, optim
 from minigrad.backend import to_numpy, xp
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_curves, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_curves, print_table,
+                                 save_figure, save_metrics, synthetic_images)
 from minigrad.gradcheck import check_layer
 from minigrad.trainer import Trainer
 

@@ -47,7 +47,8 @@ running_stats.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 SETTINGS = {

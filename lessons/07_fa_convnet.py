@@ -43,8 +43,8 @@ Outputs in outputs/07_fa_convnet/: accuracy.png, alignment.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
-                                 save_metrics)
+from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args,
+                                 plot_accuracy, print_table, save_figure, save_metrics)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 

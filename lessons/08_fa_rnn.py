@@ -39,8 +39,8 @@ import numpy as np
 
 from minigrad import nn, optim
 from minigrad.data import load_mnist, load_mnist_sample, normalize
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_accuracy, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_accuracy, print_table,
+                                 save_figure, save_metrics, synthetic_images)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 

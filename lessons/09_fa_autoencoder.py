@@ -37,8 +37,8 @@ import numpy as np
 from minigrad import optim
 from minigrad.backend import to_device, to_float, to_numpy
 from minigrad.data import flatten, load_mnist_sample, normalize
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_curves, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_curves, print_table,
+                                 save_figure, save_metrics, synthetic_images)
 from minigrad.models import AutoencoderLoss, sparse_autoencoder
 from minigrad.trainer import Trainer
 

@@ -50,7 +50,8 @@ import numpy as np
 
 from minigrad import nn, optim
 from minigrad.constraints import SignConstraint
-from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 SETTINGS = {

@@ -42,7 +42,8 @@ import numpy as np
 from minigrad import optim
 from minigrad.dale import DaleProjection, FisherCorrection, dann_mlp
 from minigrad.data import flatten, normalize
-from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 SETTINGS = {

@@ -38,7 +38,8 @@ import numpy as np
 from minigrad import nn, optim
 from minigrad.dale import DaleProjection, DANNCorrections
 from minigrad.data import load_cifar10, normalize
-from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics, synthetic_images)
+from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics, synthetic_images)
 from minigrad.trainer import Trainer
 
 SETTINGS = {

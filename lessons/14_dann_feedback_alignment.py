@@ -41,7 +41,8 @@ from minigrad import optim
 from minigrad.backend import to_device
 from minigrad.dale import DaleProjection, DANNCorrections, dann_mlp, mlp
 from minigrad.data import flatten, normalize
-from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args, print_table, save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics)
 from minigrad.feedback import angle_between, feedback_layers, measure_alignment
 from minigrad.nn import DANN
 from minigrad.trainer import Trainer

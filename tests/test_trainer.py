@@ -100,11 +100,11 @@ def test_resume_restores_rule_state(tmp_path):
     from minigrad.feedback import AlignmentMonitor
 
     def build():
-        model = nn.Sequential(nn.Linear(10, 32, rng=0, feedback="fa"), nn.ReLU(), nn.Linear(32, 3, rng=1, feedback="fa"))
+        model = nn.Sequential(nn.Linear(10, 32, rng=0, feedback="fa"), nn.ReLU(),
+                              nn.Linear(32, 3, rng=1, feedback="fa"))
         data = blobs()
-        rules = [SignConstraint(model, track_steps=True), AlignmentMonitor(data["X_train"][:64], data["y_train"][:64],
-                                                                         every_steps=5)]
-        return model, rules, {}
+        monitor = AlignmentMonitor(data["X_train"][:64], data["y_train"][:64], every_steps=5)
+        return model, [SignConstraint(model, track_steps=True), monitor], {}
 
     full, resumed = _interrupted_and_uninterrupted(tmp_path, build)
     sign_full, sign_res = full.rules[0], resumed.rules[0]

@@ -112,6 +112,7 @@ class BatchNorm(Layer):
             w = {"batch": 1.0, "running": 0.0, "running_inclusive": 1.0 - mom}[self.stats]
             m = (1 - w) * run_mu + w * mu
             v = (1 - w) * run_var + w * var
+            # fold the batch into the running statistics (after m, v were formed)
             self.buffers["running_mean"] = mom * run_mu + (1 - mom) * mu
             self.buffers["running_var"] = mom * run_var + (1 - mom) * var
             xm = xc if self.stats == "batch" else x - m              # batch mode: m = c = mu
