@@ -70,7 +70,7 @@ def main():
     model = build_model(cfg["hidden"], rng)
     optimizer = optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"])
     trainer = Trainer(model, data, optimizer, batch_size=cfg["batch"], epochs=cfg["epochs"], rng=rng,
-                      checkpoint=checkpoint_path(out, "mlp"), resume=args.resume)
+                      checkpoint=checkpoint_path(out, args, "mlp"), resume=args.resume)
     history = trainer.fit()
     trainer.restore_best()
     _, test_acc = trainer.evaluate(*trainer._to_device(X_test, y_test))

@@ -281,7 +281,7 @@ def main():
     model = nn.Sequential(nn.Linear(784, 128, rng=rng), DivisiveNorm(128), nn.ReLU(),
                           nn.Linear(128, 10, rng=rng))
     trainer = Trainer(model, data, optim.Momentum(0.05, momentum=0.9), batch_size=64, epochs=cfg["epochs"],
-                      rng=rng, checkpoint=checkpoint_path(out, "divisive_norm_mlp"), resume=args.resume)
+                      rng=rng, checkpoint=checkpoint_path(out, args, "divisive_norm_mlp"), resume=args.resume)
     history = trainer.fit()
     plot_curves(out, "training.png", {"train": history["train_acc"], "validation": history["val_acc"]},
                 ylabel="accuracy", title=f"Lesson 03: MLP with DivisiveNorm on {backend.NAME} ({source})")

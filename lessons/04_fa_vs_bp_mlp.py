@@ -84,7 +84,7 @@ def main():
             rules.append(monitor)
         trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9), batch_size=cfg["batch"],
                           epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=args.mode != "smoke",
-                          checkpoint=checkpoint_path(out, feedback), resume=args.resume)
+                          checkpoint=checkpoint_path(out, args, feedback), resume=args.resume)
         h = histories[feedback] = trainer.fit()
         results[feedback] = {"final_train_acc": h["train_acc"][-1], "max_train_acc": max(h["train_acc"]),
                              "best_val_acc": max(h["val_acc"]), "seconds": sum(h["epoch_time"])}

@@ -75,7 +75,7 @@ def main():
             model = build_mlp(cfg["hidden"], depth, batchnorm, args.seed + 1)
             trainer = Trainer(model, data, optim.SGD(cfg["lr"]), batch_size=cfg["batch"], epochs=cfg["epochs"],
                               rng=args.seed, rules=[AlignmentMonitor(*probe)], progress=False,
-                              checkpoint=checkpoint_path(out, name), resume=args.resume)
+                              checkpoint=checkpoint_path(out, args, name), resume=args.resume)
             try:
                 h = trainer.fit()
                 diverged = False

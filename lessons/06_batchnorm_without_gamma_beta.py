@@ -106,7 +106,7 @@ def main():
         print(f"--- part 1: {name}")
         h, div = train(build(cfg["hidden"], args.seed + 1, affine), data, lr_for(cfg["lr"], cfg["batch"]),
                        cfg["batch"], cfg["epochs"], args.seed, verbose,
-                       checkpoint_path(out, name), args.resume)
+                       checkpoint_path(out, args, name), args.resume)
         part1[name] = {"history": h, "diverged": div, "final_train_acc": h["train_acc"][-1] if h["train_acc"] else 0,
                        "best_val_acc": max(h["val_acc"], default=0.0)}
     fig, ax = figure(figsize=(6.5, 4))
@@ -127,7 +127,7 @@ def main():
             for mom in (cfg["momenta"] if stats != "batch" else (0.9,)):
                 model = build(cfg["hidden"], args.seed + 1, False, stats, mom)
                 h, div = train(model, data, lr_for(cfg["lr"], batch), batch, cfg["grid_epochs"], args.seed, False,
-                               checkpoint_path(out, f"{stats}_batch{batch}_momentum{mom}"), args.resume)
+                               checkpoint_path(out, args, f"{stats}_batch{batch}_momentum{mom}"), args.resume)
                 row = {"stats": stats, "batch": batch, "momentum": mom, "diverged": div,
                        "train_acc": h["train_acc"][-1] if h["train_acc"] and not div else 0.1,
                        "best_val_acc": max(h["val_acc"], default=0.1) if not div else 0.1}

@@ -95,7 +95,7 @@ def main():
         rules = [AlignmentMonitor(*probe)] if feedback == "fa" else []
         trainer = Trainer(model, data, optim.Momentum(lr, momentum=0.9), batch_size=cfg["batch"],
                           epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=False,
-                          checkpoint=checkpoint_path(out, name), resume=args.resume)
+                          checkpoint=checkpoint_path(out, args, name), resume=args.resume)
         try:
             h = trainer.fit()
             nan_loss = False

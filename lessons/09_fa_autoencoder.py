@@ -79,7 +79,7 @@ def main():
         trainer = Trainer(model, {"X_train": X, "y_train": X, "X_val": X_val, "y_val": X_val},
                           optim.Momentum(cfg["lr"], momentum=0.9), loss_fn=loss_fn, batch_size=cfg["batch"],
                           epochs=cfg["epochs"], rng=args.seed, accuracy=False, progress=False,
-                          checkpoint=checkpoint_path(out, feedback), resume=args.resume)
+                          checkpoint=checkpoint_path(out, args, feedback), resume=args.resume)
         h = trainer.fit()
         model.eval()
         x_val = to_device(X_val)

@@ -97,7 +97,7 @@ def main():
             opt = optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"])
             trainer = Trainer(model, data, opt, batch_size=cfg["batch"], epochs=cfg["long_epochs"],
                               rng=args.seed, rules=[rule], progress=False,
-                              checkpoint=checkpoint_path(out, name), resume=args.resume)
+                              checkpoint=checkpoint_path(out, args, name), resume=args.resume)
             try:
                 h = trainer.fit()
             except FloatingPointError:
@@ -133,7 +133,7 @@ def main():
         model = build_mlp(cfg["mixed_hidden"], "fa", args.seed + 1, activation, batchnorm=True)
         trainer = Trainer(model, data, optim.Momentum(cfg["mixed_lr"], momentum=0.9), batch_size=cfg["batch"],
                           epochs=cfg["mixed_epochs"], rng=args.seed, progress=False,
-                          checkpoint=checkpoint_path(out, name), resume=args.resume)
+                          checkpoint=checkpoint_path(out, args, name), resume=args.resume)
         h = trainer.fit()
         mixed_runs[name] = {"history": h, "final_train_acc": h["train_acc"][-1], "best_val_acc": max(h["val_acc"])}
         print(f"{name}: train acc {h['train_acc'][-1]:.3f}, best val acc {max(h['val_acc']):.3f}", flush=True)

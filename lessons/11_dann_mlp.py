@@ -135,7 +135,7 @@ def main():
             trainer = Trainer(model, data, optim.SGD(LR[dataset][name]), batch_size=cfg["batch"],
                               epochs=cfg["epochs"][dataset], rng=args.seed, rules=rules,
                               progress=args.mode != "smoke", eval_batch_size=2000,
-                              checkpoint=checkpoint_path(out, f"{dataset}_{name}"), resume=args.resume)
+                              checkpoint=checkpoint_path(out, args, f"{dataset}_{name}"), resume=args.resume)
             h = trainer.fit()
             histories[dataset][name] = h
             r = results[dataset][name] = {

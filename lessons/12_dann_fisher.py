@@ -76,7 +76,7 @@ def main():
     trainer = Trainer(model, data, optim.SGD(LR), loss_fn=fisher.loss_fn, batch_size=BATCH,
                       epochs=cfg["epochs"], rng=args.seed, rules=[fisher, DaleProjection(model)],
                       progress=args.mode != "smoke", eval_batch_size=2000,
-                      checkpoint=checkpoint_path(out, "dann_fisher"), resume=args.resume)
+                      checkpoint=checkpoint_path(out, args, "dann_fisher"), resume=args.resume)
     h = trainer.fit()
 
     layers = [p for p, _ in fisher.layers]

@@ -11,7 +11,7 @@ Every lesson is ``python lessons/NN_name.py [--smoke | --full] [--seed S]``:
 Results go to ``outputs/NN_name/`` (or ``$MINIGRAD_OUTPUTS/NN_name/``): PNG plots
 and a ``metrics.json``, each written atomically (temporary file, then rename).
 Every training run of a lesson also keeps a checkpoint after each epoch in
-``outputs/NN_name/checkpoints/``; after an interrupt (Ctrl-C, a lost session), the
+``outputs/NN_name/checkpoints/<mode>_seed<S>/``; after an interrupt (Ctrl-C, a lost session), the
 same command with ``--resume`` continues each run from its last finished epoch
 (finished runs are read back, not trained again), so nothing already computed is lost.
 Only this module and plotting touch the host side of results.
@@ -51,9 +51,13 @@ def output_dir(lesson_file, args):
     return path
 
 
-def checkpoint_path(out_dir, run):
-    """The per-epoch checkpoint file of one training run of a lesson (``Trainer(checkpoint=...)``)."""
-    folder = os.path.join(out_dir, "checkpoints")
+def checkpoint_path(out_dir, args, run):
+    """The per-epoch checkpoint file of one training run of a lesson (``Trainer(checkpoint=...)``).
+
+    One folder per mode and seed (``checkpoints/default_seed0/``), so that ``--resume``
+    only ever continues a run made with the same settings.
+    """
+    folder = os.path.join(out_dir, "checkpoints", f"{args.mode}_seed{args.seed}")
     os.makedirs(folder, exist_ok=True)
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(run))
     return os.path.join(folder, name + ".npz")

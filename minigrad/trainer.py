@@ -281,7 +281,7 @@ class Trainer:
         streams = {name: generator_state(layer.rng) for name, layer in self.model.named_layers()
                    if hasattr(layer, "rng")}
         meta = {
-            "rules": rules, "streams": streams,
+            "n_train": len(self.X_train), "batch_size": self.batch_size, "rules": rules, "streams": streams,
             "epoch": self.epoch, "step_count": self.step_count, "history": self.history,
             "loss_steps": self.loss_steps, "best_score": self.best_score,
             "lr": self.optimizer.lr, "opt_scalars": opt_state,
@@ -305,6 +305,12 @@ class Trainer:
         """Restore model, optimizer, schedule, histories and shuffling state from ``path``."""
         with np.load(path) as z:
             meta = json.loads(bytes(z["meta"]).decode())
+            # the epochs may be raised to train on; the data and the batches must be the run's own
+            saved = (meta.get("n_train", len(self.X_train)), meta.get("batch_size", self.batch_size))
+            if saved != (len(self.X_train), self.batch_size):
+                raise ValueError(f"checkpoint {path} was written by a run with {saved[0]} training examples "
+                                 f"in batches of {saved[1]}; this Trainer has {len(self.X_train)} in batches of "
+                                 f"{self.batch_size}: resume only the run that wrote it")
             params, buffers = self.model.params, self.model.buffers
             for k in params:
                 if "param/" + k not in z:

@@ -35,7 +35,7 @@ def test_lesson_smoke_run(path, tmp_path):
     with open(metrics) as f:
         assert json.load(f), "metrics.json is empty"
     assert glob.glob(os.path.join(tmp_path, name, "*.png")), f"{name} wrote no plot"
-    checkpoints = sorted(glob.glob(os.path.join(tmp_path, name, "checkpoints", "*.npz")))
+    checkpoints = sorted(glob.glob(os.path.join(tmp_path, name, "checkpoints", "smoke_seed0", "*.npz")))
     if name == "02_gradient_check":          # the one lesson that trains nothing
         assert not checkpoints
         return
