@@ -441,6 +441,17 @@ def peak_probe(n, threads=None):
     return 2 * n ** 3 / best / 1e9
 
 
+def median_ms(fn, reps):
+    """Median wall time of ``fn()`` in ms over ``reps`` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times)
+
+
 def time_pair(kind, S, reps, warmup, probe_n=1024):
     """Interleaved repetitions: minigrad and PyTorch take turns (and which goes first
     alternates); for the ``mlp`` a plain NumPy loop (``plain_mlp_epoch``) takes a turn too.
@@ -682,14 +693,8 @@ def main():
             row["peak_all"] = peaks
             row["pct_peak"] = statistics.median(100 * fl / t / 1e9 / pk for t, pk in zip(t_mg, peaks))
         if kind in ("dann", "cwa"):
-            lin_run = minigrad_layer("linear", S)
-            lin_run()
-            ts = []
-            for _ in range(reps):
-                t = time.perf_counter()
-                lin_run()
-                ts.append(time.perf_counter() - t)
-            row["note"] = (f"vs minigrad Linear(784, 512): {row['minigrad_ms'] / (1e3 * statistics.median(ts)):.2f}x;"
+            linear_ms = median_ms(minigrad_layer("linear", S), reps)
+            row["note"] = (f"vs minigrad Linear(784, 512): {row['minigrad_ms'] / linear_ms:.2f}x;"
                            " PyTorch column: torch Linear")
         elif kind == "linear":
             row["note"] = f"{S['lin_reps']} fwd+bwd, batch 128"

@@ -25,7 +25,6 @@ with dx minus its backward without) with the product done first as one GEMM into
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from bench import write_atomic  # noqa: E402
+from bench import median_ms, write_atomic  # noqa: E402
 from minigrad.backend import NAME, to_device, to_numpy, xp  # noqa: E402
 from minigrad.nn import Conv2d  # noqa: E402
 from minigrad.nn.conv import col2im  # noqa: E402
@@ -100,16 +99,6 @@ def col2im_add_at(dcols, x_pad_shape, index):
 def col2im_bincount(dcols, x_pad_shape, index):
     size = int(np.prod(x_pad_shape))
     return xp.bincount(index, weights=dcols.reshape(-1), minlength=size).astype(dcols.dtype).reshape(x_pad_shape)
-
-
-def median_ms(fn, reps):
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
 
 
 def main():

@@ -106,7 +106,7 @@ class RNN(Layer):
             h[t] = self._f(a)                                     # h_t = f(a_t)
             prev = h[t]
         self.x_tm, self.h0, self.h_tm = x_tm, h0, h
-        self.x, self.h = x, h.transpose(1, 0, 2)                  # (N, T, D), (N, T, H) views
+        self.h = h.transpose(1, 0, 2)                             # (N, T, H) view: the states
         return self.h
 
     def backward(self, dout):
