@@ -46,3 +46,33 @@ def test_col2im_benchmark_quick_run(tmp_path):
     for row in rows:
         assert row["offsets"] > 0 and row["add_at"] > 0
     assert found[0].with_suffix(".md").exists()
+
+
+def test_mlp_threads_benchmark_quick_run(tmp_path):
+    """benchmarks/mlp_threads.py times every part of the MLP epoch at 2 and 1 BLAS threads
+    (NumPy backend); on any other backend it refuses, naming the backend it needs."""
+    from minigrad import backend
+    script = os.path.join(ROOT, "benchmarks", "mlp_threads.py")
+    proc = subprocess.run([sys.executable, script, "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    if backend.NAME != "numpy":
+        assert proc.returncode != 0 and "MINIGRAD_BACKEND=numpy" in proc.stderr, proc.stderr[-2000:]
+        return
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(tmp_path / "mlp_threads.json") as f:
+        result = json.load(f)
+    assert len(result["rounds"]) == 2
+    layers = ["0 Linear", "1 ReLU", "2 Linear", "3 ReLU", "4 Linear"]
+    expected = {f"{name} {d}" for name in layers for d in ("forward", "backward")}
+    expected |= {"loss", "optimizer step", "rest"}
+    for r in result["rounds"]:
+        for threads in ("1", "2"):
+            parts = r["parts" + threads]
+            assert set(parts) == expected
+            # the timed parts and the rest add up to the epoch; every product takes time
+            assert abs(sum(parts.values()) - r[threads]) < 1e-9 and parts["rest"] >= 0
+            assert all(parts[f"{n} forward"] > 0 for n in ("0 Linear", "2 Linear", "4 Linear"))
+        assert r["speedup"] == r["1"] / r["2"]
+    groups = result["groups"]
+    assert groups["scaling"]["rounds"] + groups["not_scaling"]["rounds"] == 2
+    assert (tmp_path / "mlp_threads.md").exists()
