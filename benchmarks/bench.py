@@ -566,6 +566,22 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+def save_results(out, quick, name, result, md):
+    """Write ``<out>/<name>.json`` and ``.md`` atomically, print the markdown and where it went.
+
+    ``out`` None: benchmarks/results, or with ``quick`` a temporary folder (smoke runs
+    leave the repository alone)."""
+    if out is None:
+        out = os.path.join(tempfile.gettempdir(), "minigrad-bench") if quick else os.path.join(HERE, "results")
+    os.makedirs(out, exist_ok=True)
+    base = os.path.join(out, name)
+    write_atomic(base + ".json", json.dumps(result, indent=2, default=str))
+    write_atomic(base + ".md", md)
+    print()
+    print(md)
+    print(f"results written to {base}.json and .md")
+
+
 def markdown(result):
     m = result["machine"]
     lines = [f"# minigrad vs PyTorch ({result['mode']} run, {result['date']})", "",
@@ -721,19 +737,10 @@ def main():
     result = {"mode": "quick" if args.quick else "full", "date": time.strftime("%Y-%m-%d %H:%M"),
               "machine": info, "matmul_peak": peak, "reps": reps, "warmup": warmup, "sizes": S,
               "rows": rows}
-    if args.out is None:
-        args.out = (os.path.join(tempfile.gettempdir(), "minigrad-bench") if args.quick
-                    else os.path.join(HERE, "results"))
-    os.makedirs(args.out, exist_ok=True)
     name = args.name or ("quick" if args.quick else "latest") + ("" if THREADS == 2 else f"-{THREADS}threads")
     if backend.NAME != "numpy":
         name += "-" + backend.NAME
-    write_atomic(os.path.join(args.out, name + ".json"), json.dumps(result, indent=2, default=str))
-    md = markdown(result)
-    write_atomic(os.path.join(args.out, name + ".md"), md)
-    print()
-    print(md)
-    print(f"results written to {os.path.join(args.out, name)}.json and .md")
+    save_results(args.out, args.quick, name, result, markdown(result))
 
 
 if __name__ == "__main__":

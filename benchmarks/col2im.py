@@ -23,10 +23,8 @@ with dx minus its backward without) with the product done first as one GEMM into
     python benchmarks/col2im.py --quick    # small shapes, to a temporary folder
 """
 import argparse
-import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -35,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from bench import median_ms, write_atomic  # noqa: E402
+from bench import median_ms, save_results  # noqa: E402
 from minigrad.backend import NAME, to_device, to_numpy, xp  # noqa: E402
 from minigrad.nn import Conv2d  # noqa: E402
 from minigrad.nn.conv import col2im  # noqa: E402
@@ -164,15 +162,8 @@ def main():
         else:
             lines.append(f"| {r['case']} | {base:.2f} ms | {cell(r['layer_gemm_add_at'], base)} |")
     md = "\n".join(lines) + "\n"
-    out = args.out or (os.path.join(tempfile.gettempdir(), "minigrad-bench") if args.quick
-                       else os.path.join(HERE, "results"))
-    os.makedirs(out, exist_ok=True)
     name = "col2im" + ("" if NAME == "numpy" else "-" + NAME) + ("-quick" if args.quick else "")
-    write_atomic(os.path.join(out, name + ".json"), json.dumps({"reps": reps, "rows": rows}, indent=2))
-    write_atomic(os.path.join(out, name + ".md"), md)
-    print()
-    print(md)
-    print(f"results written to {os.path.join(out, name)}.json and .md")
+    save_results(args.out, args.quick, name, {"reps": reps, "rows": rows}, md)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,14 @@ epoch counts as "scaling", the others as "not scaling"; each part is reported as
 median over each group, so one sees which parts lose the second core's help.
 
     python benchmarks/mlp_threads.py                 # 12 rounds, ~30 s; writes results/mlp_threads.{json,md}
-    python benchmarks/mlp_threads.py --quick         # tiny epochs, to a temporary folder
+    python benchmarks/mlp_threads.py --quick         # tiny epochs, 2 rounds, to a temporary folder
 
 NumPy backend only: it is about the CPU's BLAS threads.
 """
 import argparse
-import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -159,7 +157,8 @@ def markdown(result):
     for p in result["parts"]:
         def cell(v):
             return "-" if v is None else f"{v:.1f} ({p['t1_ms'] / v:.2f}x)"
-        lines.append(f"| {p['part']} | {p['t1_ms']:.1f} | {cell(p['t2_scaling_ms'])} | {cell(p['t2_not_scaling_ms'])} |")
+        lines.append(f"| {p['part']} | {p['t1_ms']:.1f} | {cell(p['t2_scaling_ms'])} | "
+                     f"{cell(p['t2_not_scaling_ms'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -167,7 +166,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny epochs, 2 rounds, to a temporary folder")
     ap.add_argument("--rounds", type=int, default=None, help="rounds (default 12)")
-    ap.add_argument("--out", default=None, help="results directory (default benchmarks/results)")
+    ap.add_argument("--out", default=None, help="results directory (default benchmarks/results; "
+                    "with --quick a temporary directory)")
     args = ap.parse_args()
     if backend.NAME != "numpy":
         sys.exit(f"mlp_threads.py: this benchmark compares the CPU's BLAS threads; it needs "
@@ -175,19 +175,12 @@ def main():
     if bench.threadpool_limits is None:
         sys.exit("mlp_threads.py: needs threadpoolctl to set the BLAS threads (pip install threadpoolctl)")
     rounds = args.rounds or (2 if args.quick else 12)
-    out_dir = args.out or (tempfile.mkdtemp(prefix="minigrad-bench-") if args.quick
-                           else os.path.join(HERE, "results"))
-    os.makedirs(out_dir, exist_ok=True)
     data = measure(bench.sizes(args.quick), rounds)
     parts, groups = summarise(data)
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": bench.machine_info(), "scales": SCALES,
               "rounds": data, "parts": parts, "groups": groups}
-    text = markdown(result)
-    print(text)
-    base = os.path.join(out_dir, "mlp_threads")
-    bench.write_atomic(base + ".json", json.dumps(result, indent=1))
-    bench.write_atomic(base + ".md", text)
-    print(f"results written to {base}.json and .md")
+    bench.save_results(args.out, args.quick, "mlp_threads" + ("-quick" if args.quick else ""), result,
+                       markdown(result))
 
 
 if __name__ == "__main__":
