@@ -274,6 +274,14 @@ def dann_per_example_sq_grads(layer):
     }
 
 
+def _refuse_data_parallel(model):
+    from .nn.parallel import DataParallel
+    if isinstance(model, DataParallel):
+        raise TypeError("FisherCorrection: per-example gradients are read from each DANN layer's cache, "
+                        "and under DataParallel a layer's cache holds only its own block of the batch; "
+                        "train the model unwrapped")
+
+
 class FisherCorrection:
     """Algorithm 4: diagonal-Fisher-corrected gradients for dense DANN layers, and the
     measurement of figure 2.
@@ -327,9 +335,10 @@ class FisherCorrection:
     def __init__(self, model, fisher_lr=2.5e-5, momentum=0.02, damping=1e-2, apply=True,
                  measure_every=10, rng=0, enabled=True):
         from .nn.dann import DANN
+        _refuse_data_parallel(model)
         self.model, self.fisher_lr, self.momentum, self.damping = model, fisher_lr, momentum, damping
         self.apply, self.measure_every, self.enabled = apply, measure_every, enabled
-        self.layers = [(p, l) for p, l in model.named_layers() if isinstance(l, DANN)]
+        self.layers = [(p, layer) for p, layer in model.named_layers() if isinstance(layer, DANN)]
         if not self.layers:
             raise ValueError("FisherCorrection: the model has no dense DANN layer")
         self.factors = correction_factors(model)
@@ -369,6 +378,7 @@ class FisherCorrection:
             return
         if self._scores is None:
             raise RuntimeError("FisherCorrection: pass loss_fn=rule.loss_fn to the Trainer")
+        _refuse_data_parallel(trainer.model)
         grads = dict(trainer.grads)                          # true-label gradients
         scores = self._scores
         n = scores.shape[0]

@@ -76,3 +76,53 @@ def test_blas_threads_are_restored_after_each_call(rng):
     par.backward(out)
     after = [lib.num_threads for lib in threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers]
     assert after == before
+
+
+def small_rnn(feedback="bp"):
+    return nn.Sequential(nn.RNN(3, 5, rng=0, feedback=feedback), nn.TemporalLinear(5, 2, rng=1, feedback=feedback))
+
+
+@pytest.mark.parametrize("feedback", ["bp", "fa"])
+def test_rnn_with_a_wrapped_readout_trains_as_the_unsplit_network(feedback, rng):
+    """TemporalLinear keeps its Linear in .inner: the replicas must share that Linear's
+    parameters too, or they train on stale weights after the first step. dh0 has every row."""
+    ref = small_rnn(feedback).astype(np.float64)
+    par = nn.DataParallel(small_rnn(feedback).astype(np.float64), threads=2)
+    assert par.replicas[1].layers[1].inner.params["W"] is par.model.layers[1].inner.params["W"]
+    for step in range(3):
+        x = to_device(rng.standard_normal((6, 4, 3)))
+        G = to_device(rng.standard_normal((6, 4, 2)))
+        np.testing.assert_allclose(to_numpy(par.forward(x)), to_numpy(ref.forward(x)), rtol=1e-12, atol=1e-12)
+        dx_ref, dx_par = ref.backward(G), par.backward(G)
+        np.testing.assert_allclose(to_numpy(dx_par), to_numpy(dx_ref), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(to_numpy(par.model.layers[0].dh0), to_numpy(ref.layers[0].dh0),
+                                   rtol=1e-10, atol=1e-12)
+        for k, g in ref.grads.items():
+            np.testing.assert_allclose(to_numpy(par.grads[k]), to_numpy(g), rtol=1e-10, atol=1e-12,
+                                       err_msg=f"step {step}, {k}")
+        optim.SGD(lr=0.1).step(ref.params, ref.grads)
+        optim.SGD(lr=0.1).step(par.params, par.grads)
+
+
+def test_alignment_angles_through_the_wrapper_equal_the_unsplit_network(rng):
+    """measure_alignment switches the model's FA layers to backprop for one pass; the
+    replicas must follow, or their blocks' 'true' gradients are FA ones."""
+    from minigrad.feedback import measure_alignment
+
+    def fa_mlp():
+        return nn.Sequential(nn.Linear(6, 8, rng=0, feedback="fa"), nn.ReLU(),
+                             nn.Linear(8, 3, rng=1, feedback="fa")).astype(np.float64)
+    X, y = rng.standard_normal((10, 6)), rng.integers(0, 3, 10)
+    want = measure_alignment(fa_mlp(), X, y)
+    got = measure_alignment(nn.DataParallel(fa_mlp(), threads=2), X, y)
+    assert got.keys() == want.keys()
+    for k in want:
+        assert got[k] == pytest.approx(want[k], abs=1e-9), k
+
+
+def test_fisher_correction_refuses_the_wrapper():
+    """Its per-example gradients come from the layers' caches, which hold one block each."""
+    from minigrad.dale import FisherCorrection
+    from minigrad.nn.dann import DANN
+    with pytest.raises(TypeError, match="FisherCorrection: .*DataParallel"):
+        FisherCorrection(nn.DataParallel(nn.Sequential(DANN(6, 8, 2, rng=0), nn.ReLU(), DANN(8, 3, 1, rng=1))))

@@ -184,7 +184,8 @@ def load_cifar10(root=None, split="train"):
     images, labels = image_folder.load_image_folder(source, split)
     classes = tuple(image_folder.image_folder_classes(source))
     if classes != CIFAR10_CLASSES:
-        raise ValueError(f"{source.name}: expected the CIFAR-10 class folders {list(CIFAR10_CLASSES)}, found {list(classes)}")
+        raise ValueError(f"{source.name}: expected the CIFAR-10 class folders {list(CIFAR10_CLASSES)}, "
+                         f"found {list(classes)}")
     if images.shape[1:] != (3, 32, 32):
         raise ValueError(f"{source.name}: expected CIFAR-10 images of shape (3, 32, 32), found {images.shape[1:]}")
     return images, labels

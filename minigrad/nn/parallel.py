@@ -21,7 +21,11 @@ over the batch) and ``Dropout`` (random masks) break this and are refused.
 
 Parameters and buffers are *shared*: every replica's layers hold the same dicts as
 the wrapped model's, so an optimizer updating ``model.params`` in place updates all.
-Per-batch caches (the inputs a layer keeps for backward) are per replica.
+Per-batch caches (the inputs a layer keeps for backward) are per replica. The
+switches in ``SWITCHES`` are copied from the wrapped model's layers to the replicas
+before every pass, and an RNN's ``dh0`` is gathered from the replicas, so both read
+as for the unsplit model. Rules that read a layer's per-example caches
+(``FisherCorrection``) see only the first block and refuse the wrapper.
 
 On the GPU (CuPy) there is nothing to gain: the wrapper runs the model unsplit.
 """
@@ -37,6 +41,15 @@ try:
     from threadpoolctl import ThreadpoolController
 except ImportError:          # then BLAS keeps its thread count: slower, still correct
     ThreadpoolController = None
+
+# per-layer settings the wrapped model's layers may change between passes: the Trainer
+# turns off dx of the first layer, measure_alignment switches feedback to "bp" for one pass
+SWITCHES = ("needs_input_grad", "feedback")
+
+
+def _with_inner(layer):
+    """The layer and, for wrappers such as ``TemporalLinear``, the layer it keeps in ``.inner``."""
+    return [layer, layer.inner] if hasattr(layer, "inner") else [layer]
 
 
 class DataParallel(Layer):
@@ -63,10 +76,13 @@ class DataParallel(Layer):
         self.model, self.threads = model, int(threads)
         self.replicas = [model]
         for _ in range(self.threads - 1):
-            replica = copy.deepcopy(model)
-            for (_, own), (_, rep) in zip(model.named_layers(), replica.named_layers()):
-                rep.params, rep.buffers = own.params, own.buffers        # shared, not copied
-            self.replicas.append(replica)
+            # a copy whose params and buffers dicts are the model's own (shared, not copied),
+            # also those of a layer kept inside another (TemporalLinear's inner Linear)
+            shared = {}
+            for _, layer in model.named_layers():
+                for store in (layer.params, layer.buffers):
+                    shared[id(store)] = store
+            self.replicas.append(copy.deepcopy(model, shared))
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
         self._blas = ThreadpoolController() if ThreadpoolController is not None else None
 
@@ -112,8 +128,21 @@ class DataParallel(Layer):
             if blas_one_thread is not None:
                 blas_one_thread.restore_original_limits()
 
+    def _layer_pairs(self):
+        """For each layer of the model: [its layer, the same layer in each other replica]."""
+        per_model = [[leaf for _, layer in m.named_layers() for leaf in _with_inner(layer)] for m in self.replicas]
+        return zip(*per_model)
+
+    def _sync_switches(self):
+        for own, *reps in self._layer_pairs():
+            for attr in SWITCHES:
+                if hasattr(own, attr):
+                    for rep in reps:
+                        setattr(rep, attr, getattr(own, attr))
+
     def forward(self, x):
         """x: (N, ...) -> out: (N, ...), row blocks computed by the replicas."""
+        self._sync_switches()
         outs = self._run(lambda m, lo, hi: m.forward(x[lo:hi]), len(x))
         self._n_blocks = len(outs)
         return outs[0] if len(outs) == 1 else xp.concatenate(outs)
@@ -122,13 +151,13 @@ class DataParallel(Layer):
         """dout: (N, ...) -> dx: (N, ...) (or None); model.grads = sum of the replicas' grads."""
         if self._n_blocks == 1:
             return self.model.backward(dout)
-        for replica in self.replicas[1:]:                 # the Trainer may switch off dx of the first layer
-            for (_, own), (_, rep) in zip(self.model.named_layers(), replica.named_layers()):
-                if hasattr(type(own), "needs_input_grad"):
-                    rep.needs_input_grad = own.needs_input_grad
+        self._sync_switches()
         dxs = self._run(lambda m, lo, hi: m.backward(dout[lo:hi]), len(dout))
         for replica in self.replicas[1:]:
             for (_, own), (_, rep) in zip(self.model.named_layers(), replica.named_layers()):
                 for k in own.grads:
                     own.grads[k] = own.grads[k] + rep.grads[k]   # dW = sum over the blocks
+        for own, *reps in self._layer_pairs():
+            if getattr(own, "dh0", None) is not None:         # an RNN's (N, H) gradient of h0: rows of every block
+                own.dh0 = xp.concatenate([own.dh0] + [rep.dh0 for rep in reps])
         return None if dxs[0] is None else xp.concatenate(dxs)
