@@ -97,6 +97,7 @@ class Trainer:
         self.rng = make_rng(rng)
         params = list(model.params.values())
         self.dtype = dtype or (params[0].dtype if params else np.float32)
+        self._label_max = None                      # the largest class label, until the first step checks it
         self.X_train, self.y_train = self._to_device(data["X_train"], data["y_train"])
         self.X_val = self.y_val = None
         if "X_val" in data:
@@ -119,12 +120,24 @@ class Trainer:
         if X.dtype.kind != "f":
             raise TypeError(f"Trainer: inputs must be floating point (normalise them first), got {X.dtype}")
         y = to_device(y)
+        if y.dtype.kind in "iu" and len(y):
+            # class labels, checked once: a label out of range fails deep inside the loss
+            # (NumPy) or silently picks another class (-1 wraps around; CuPy wraps any)
+            low, high = int(to_numpy(y.min())), int(to_numpy(y.max()))
+            if low < 0:
+                raise ValueError(f"Trainer: class labels must be >= 0, got {low}")
+            self._label_max = high if self._label_max is None else max(self._label_max, high)
         return X.astype(self.dtype, copy=False), (y.astype(self.dtype, copy=False) if y.dtype.kind == "f" else y)
 
     # ------------------------------------------------------------------ steps
     def train_step(self, xb, yb):
         """One forward/backward/update on a batch; returns the loss (device scalar)."""
         scores = self.model.forward(xb)
+        if self._label_max is not None:             # first step: the labels fit the model's scores
+            if scores.ndim == 2 and self._label_max >= scores.shape[1]:
+                raise ValueError(f"Trainer: the labels go up to {self._label_max} but the model gives "
+                                 f"{scores.shape[1]} scores per example (classes 0..{scores.shape[1] - 1})")
+            self._label_max = None
         loss, dscores = self.loss_fn(scores, yb)
         # Nothing uses the gradient of the input batch: the first layer may skip it
         # (as PyTorch does for inputs without requires_grad). Parameter gradients are unchanged.

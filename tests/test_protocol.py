@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 
-from minigrad import backend, nn
+from minigrad import backend, nn, optim
 from minigrad.backend import to_device, to_float, to_numpy, xp
+from minigrad.nn.dann_rnn import DANNRNN
+from minigrad.trainer import Trainer
 
 
 def test_every_layer_has_params_grads_with_same_keys(rng):
@@ -73,6 +75,51 @@ def test_wrong_shape_names_layer_expected_and_given(layer, bad, expected):
 def test_integer_input_is_a_type_error_naming_the_layer():
     with pytest.raises(TypeError, match=r"Linear: expected a floating-point array .* got dtype uint8"):
         nn.Linear(4, 2, rng=0).forward(np.zeros((3, 4), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("layer", [nn.ReLU(), nn.Sigmoid(), nn.Tanh(), nn.Dropout(0.5, rng=0), nn.Flatten()])
+def test_elementwise_layers_name_themselves_on_bad_input(layer):
+    name = type(layer).__name__
+    with pytest.raises(TypeError, match=rf"{name}: expected a floating-point array .* got dtype int64"):
+        layer.forward(np.zeros((3, 4), dtype=np.int64))
+    with pytest.raises(TypeError, match=rf"{name}: expected an array of shape .* got list"):
+        layer.forward([[1.0, 2.0]])
+
+
+def test_flatten_needs_a_batch_axis_and_a_feature_axis():
+    with pytest.raises(ValueError, match=r"Flatten: expected input of shape \(N, d1, ...\) .* got \(3,\)"):
+        nn.Flatten().forward(np.zeros(3, dtype=np.float32))
+
+
+@pytest.mark.parametrize("make", [lambda: nn.RNN(4, 5, rng=0), lambda: DANNRNN(4, 5, 2, rng=0)])
+def test_rnn_initial_state_is_checked(make):
+    layer = make()
+    name = type(layer).__name__
+    x = np.ones((2, 3, 4), dtype=np.float32)
+    with pytest.raises(TypeError, match=rf"{name}: expected h0 as a floating-point array of shape \(2, 5\), "
+                                        r"got dtype int64"):
+        layer.forward(x, np.zeros((2, 5), dtype=np.int64))
+    with pytest.raises(TypeError, match=rf"{name}: expected h0 .* got list"):
+        layer.forward(x, [[0.0] * 5] * 2)
+    with pytest.raises(ValueError, match=rf"{name}: expected h0 of shape \(2, 5\), got \(5,\)"):
+        layer.forward(x, np.zeros(5, dtype=np.float32))
+
+
+def test_trainer_checks_class_labels_against_the_model(rng):
+    X = rng.standard_normal((20, 4)).astype(np.float32)
+    model = nn.Sequential(nn.Linear(4, 3, rng=0))
+    with pytest.raises(ValueError, match="Trainer: class labels must be >= 0, got -1"):
+        Trainer(model, {"X_train": X, "y_train": np.r_[np.zeros(19, int), -1]}, optim.SGD(0.1), progress=False)
+    y = np.r_[np.zeros(10, int), np.full(10, 2)]
+    y_val = np.r_[np.zeros(9, int), 3]                         # class 3 of a 3-class model
+    trainer = Trainer(model, {"X_train": X, "y_train": y, "X_val": X[:10], "y_val": y_val}, optim.SGD(0.1),
+                      epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"labels go up to 3 but the model gives 3 scores per example "
+                                         r"\(classes 0..2\)"):
+        trainer.fit()
+    # in range: trains
+    trainer = Trainer(model, {"X_train": X, "y_train": y}, optim.SGD(0.1), epochs=1, progress=False)
+    assert len(trainer.fit()["train_loss"]) == 1
 
 
 def test_unknown_options_are_rejected():

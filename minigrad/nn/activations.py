@@ -11,6 +11,8 @@ class ReLU(Layer):
     """out = max(x, 0);  dx = dout * [x > 0]."""
 
     def forward(self, x):
+        """x: any shape, floating -> out: the same shape."""
+        self._check_input(x, None, "(N, ...)")
         self.mask = x > 0
         return x * self.mask
 
@@ -32,6 +34,8 @@ class Sigmoid(Layer):
     """out = 1 / (1 + exp(-x));  dx = dout * out * (1 - out)."""
 
     def forward(self, x):
+        """x: any shape, floating -> out: the same shape."""
+        self._check_input(x, None, "(N, ...)")
         self.out = sigmoid(x)
         return self.out
 
@@ -43,6 +47,8 @@ class Tanh(Layer):
     """out = tanh(x);  dx = dout * (1 - out**2)."""
 
     def forward(self, x):
+        """x: any shape, floating -> out: the same shape."""
+        self._check_input(x, None, "(N, ...)")
         self.out = xp.tanh(x)
         return self.out
 
@@ -69,6 +75,8 @@ class Dropout(Layer):
         self.rng = device_rng(make_rng(rng))
 
     def forward(self, x):
+        """x: any shape, floating -> out: the same shape."""
+        self._check_input(x, None, "(N, ...)")
         if not self.training or self.p == 0:
             self.mask = None
             return x

@@ -69,7 +69,7 @@ class Layer:
 
         Args:
             x: the input array.
-            ndim: required number of dimensions.
+            ndim: required number of dimensions; None: any (elementwise layers).
             what: the expected shape in words, e.g. "(N, D) with D=784".
             fixed: axis index (as 'axis1=784' style keywords) -> required size.
         """
@@ -80,7 +80,7 @@ class Layer:
             raise TypeError(
                 f"{name}: expected a floating-point array of shape {what}, got dtype {x.dtype} "
                 "(convert explicitly, e.g. minigrad.data.normalize(images))")
-        if x.ndim != ndim or any(x.shape[int(k[4:])] != v for k, v in fixed.items()):
+        if (ndim is not None and x.ndim != ndim) or any(x.shape[int(k[4:])] != v for k, v in fixed.items()):
             raise ValueError(f"{name}: expected input of shape {what}, got {tuple(x.shape)}")
 
     def __repr__(self):

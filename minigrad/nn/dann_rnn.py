@@ -33,6 +33,7 @@ from ..backend import feedback_rng, make_rng, to_device, xp
 from .base import Layer
 from .dann import dann_block_backward, dann_block_forward, dann_feedback_init, dann_init
 from .linear import check_feedback
+from .rnn import check_h0
 
 
 class DANNRNN(Layer):
@@ -94,8 +95,8 @@ class DANNRNN(Layer):
         H, p = self.hidden_size, self.params
         if h0 is None:
             h0 = xp.zeros((N, H), dtype=x.dtype)        # first block: 0 / eps, so dh0 ~ 1/eps (see class doc)
-        elif h0.shape != (N, H):
-            raise ValueError(f"DANNRNN: expected h0 of shape ({N}, {H}), got {tuple(h0.shape)}")
+        else:
+            check_h0("DANNRNN", h0, N, H)
         q, self.in_cache = dann_block_forward(x.reshape(N * T, D), p["Uee"], p["Uie"], p["Uei"], p["alpha_x"])
         drive = (p["gx"] * q + p["b"]).reshape(N, T, H)       # input part of z_t, all steps at once
         h = xp.empty((N, T, H), dtype=drive.dtype)

@@ -91,6 +91,11 @@ class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1*d2*...); backward restores the shape."""
 
     def forward(self, x):
+        """x: (N, d1, d2, ...), at least 2 dimensions -> (N, d1*d2*...)."""
+        self._check_input(x, None, "(N, d1, ...)")
+        if x.ndim < 2:
+            raise ValueError(f"Flatten: expected input of shape (N, d1, ...) with at least 2 dimensions, "
+                             f"got {tuple(x.shape)}")
         self.x_shape = x.shape
         # x's axes from the slowest to the fastest in memory ((0, 2, 3, 1) after a Conv2d)
         self.x_order = sorted(range(x.ndim), key=lambda a: -x.strides[a])

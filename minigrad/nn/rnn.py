@@ -43,6 +43,15 @@ from .linear import check_feedback
 ACTIVATIONS = ("tanh", "sigmoid")
 
 
+def check_h0(layer, h0, N, H):
+    """Raise a clear error unless the initial state ``h0`` is a floating (N, H) array."""
+    if not hasattr(h0, "shape") or not hasattr(h0, "dtype") or h0.dtype.kind != "f":
+        got = f"dtype {h0.dtype}" if hasattr(h0, "dtype") else type(h0).__name__
+        raise TypeError(f"{layer}: expected h0 as a floating-point array of shape ({N}, {H}), got {got}")
+    if h0.shape != (N, H):
+        raise ValueError(f"{layer}: expected h0 of shape ({N}, {H}), got {tuple(h0.shape)}")
+
+
 class RNN(Layer):
     """Elman RNN over whole sequences.
 
@@ -93,8 +102,8 @@ class RNN(Layer):
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
         if h0 is None:
             h0 = xp.zeros((N, H), dtype=x.dtype)
-        elif h0.shape != (N, H):
-            raise ValueError(f"RNN: expected h0 of shape ({N}, {H}), got {tuple(h0.shape)}")
+        else:
+            check_h0("RNN", h0, N, H)
         # all input projections at once, time-major: xw[t] = x_t @ Wx + b, (T, N, H)
         x_tm = x.transpose(1, 0, 2).reshape(T * N, D)
         xw = (x_tm @ Wx + b).reshape(T, N, H)
