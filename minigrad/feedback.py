@@ -27,7 +27,8 @@ and the backward with every FA layer switched to ``feedback="bp"``. Nothing
 else differs, and the forward caches are only read by ``backward``, so the
 second pass is the exact backprop gradient of the loss the first pass trained
 on. Buffers changed by the forward pass (batchnorm running statistics) are put
-back, so measuring does not disturb training.
+back, and dropout masks for the probe come from a stream of their own, so
+measuring does not disturb training.
 
 Use it as a Trainer rule::
 
@@ -39,7 +40,7 @@ or call ``measure_alignment(model, X, y)`` directly (e.g. before training).
 """
 import numpy as np
 
-from .backend import to_device, to_numpy
+from .backend import device_rng, make_rng, to_device, to_numpy
 from .nn.losses import softmax_cross_entropy
 
 # feedback buffer used for each forward weight, by parameter name:
@@ -115,6 +116,11 @@ def measure_alignment(model, X, y, loss_fn=softmax_cross_entropy):
             raise ValueError(f"measure_alignment: {type(layer).__name__} {prefix or '(the model)'!r} has "
                              "feedback='fa' but no (weight, feedback buffer) pair listed in FEEDBACK_OF")
     saved = _leaf_buffers(model)
+    # layers that draw random masks (Dropout) draw the probe's from a stream of their own,
+    # so the training streams are where they were (and the probe is the same every time)
+    streams = [(layer, layer.rng) for _, layer in model.named_layers() if hasattr(layer, "rng")]
+    for layer, _ in streams:
+        layer.rng = device_rng(make_rng(0))
     was_training = model.training
     model.train()
     try:
@@ -134,6 +140,8 @@ def measure_alignment(model, X, y, loss_fn=softmax_cross_entropy):
     finally:
         for layer, buffers in saved:
             layer.buffers.update(buffers)
+        for layer, rng in streams:
+            layer.rng = rng
         if not was_training:
             model.eval()
     out = {}

@@ -17,8 +17,8 @@ from minigrad.dale import dann_mlp
 from minigrad.feedback import AlignmentMonitor, angle_between, feedback_layers, measure_alignment
 from minigrad.gradcheck import check_layer, numeric_grad, rel_error
 from minigrad.models import ActivitySparsity, AutoencoderLoss, sparse_autoencoder
-from minigrad.nn import (RNN, BatchNorm, BatchNorm2d, Conv2d, DANNConv2d, DANNRNN, Flatten, Linear, MixedReLU,
-                         ReLU, Sequential, TemporalLinear)
+from minigrad.nn import (RNN, BatchNorm, BatchNorm2d, Conv2d, DANNConv2d, DANNRNN, Dropout, Flatten, Linear,
+                         MixedReLU, ReLU, Sequential, TemporalLinear)
 from minigrad.optim import SGD
 from minigrad.trainer import Trainer
 
@@ -211,6 +211,20 @@ def test_alignment_monitor_adds_history_and_leaves_state_alone(rng):
         assert len(hist[key]) == 2
     assert len(monitor.steps) == 4                 # 12 steps, every 3rd
     assert hist["grad_angle/5.W"][-1] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_alignment_leaves_dropout_streams_where_they_were(rng):
+    """The probe's dropout masks come from their own stream: after measuring, the
+    next training mask is the one an unmeasured twin model draws."""
+    def model():
+        return Sequential(Linear(6, 8, rng=0, feedback="fa"), Dropout(0.5, rng=3),
+                          Linear(8, 3, rng=1, feedback="fa"))
+    measured, twin = model(), model()
+    X, y = rng.standard_normal((10, 6)).astype(np.float32), rng.integers(0, 3, 10)
+    first = measure_alignment(measured, X, y)
+    assert measure_alignment(measured, X, y) == first         # the same probe masks each time
+    x = to_device(X)
+    np.testing.assert_array_equal(to_numpy(measured.forward(x)), to_numpy(twin.forward(x)))
 
 
 def test_alignment_needs_an_fa_layer(rng):
