@@ -68,10 +68,12 @@ class SignConstraint:
         enabled: False makes the rule a no-op apart from its measurements
             (mode "neuron" still flips the initial weights to their unit's
             sign, so enabled and disabled runs start from the same weights).
+        track_steps: also record the fraction of constrained weights at zero
+            after every step (in ``steps_zero``), not only per epoch.
 
     Attributes:
         signs: dict parameter name -> array of +1/-1 broadcastable to the weight.
-        history: per-step zero fractions when ``track_steps`` was set.
+        steps_zero: per-step zero fractions (a list of floats) when ``track_steps`` is set.
     """
 
     def __init__(self, model, mode="synapse", keys=("W", "Wx", "Wh"), rng=None, enabled=True,

@@ -216,13 +216,13 @@ class CosineLRScaling:
         self._scales = {prefix: [] for prefix, _, _ in self.targets}
 
     def scale_for(self, layer, names, params, grads, lr):
-        """The factor xi^i chosen for one layer."""
-        scale = 1.0
-        for _ in range(self.max_tries + 1):
+        """The factor xi^i chosen for one layer: the first i = 0, 1, ..., max_tries that
+        meets the constraint, or the last one tried."""
+        for i in range(self.max_tries + 1):
+            scale = self.xi ** i
             new = [params[n] - (lr * scale) * grads[n] for n in names]        # theta - eta G
             if _cosine([(project(v, layer), v) for v in new]) >= self.min_cosine:
                 break
-            scale *= self.xi
         return scale
 
     def before_step(self, trainer):

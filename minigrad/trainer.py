@@ -7,8 +7,8 @@ replacement). Per step::
     scores = model.forward(xb)                    (N, ...) -> (N, C)
     loss, dscores = loss_fn(scores, yb)
     model.backward(dscores)                       fills every layer's grads
-    rule.before_step(trainer)  for each rule      may change model.grads (FA variants, corrections)
-    optimizer.step(model.params, grads)           in-place update
+    rule.before_step(trainer)  for each rule      may change trainer.grads (corrections, clipping)
+    optimizer.step(model.params, trainer.grads)   in-place update
     rule.after_step(trainer)   for each rule      may change params (sign constraints, projections)
 
 After each epoch the model is evaluated (eval mode) on the validation data,

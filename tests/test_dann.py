@@ -201,6 +201,10 @@ def test_cosine_lr_scaling_meets_the_constraint(rng):
     tiny = _FakeTrainer(model, lr=1e-9)
     rule.before_step(tiny)
     assert all(v[-1] == 1.0 for v in rule._scales.values())
+    # a constraint no step meets: the smallest factor tried, xi^max_tries, not one below it
+    never = CosineLRScaling(model, min_cosine=1.5, xi=0.5, max_tries=3)
+    never.before_step(_FakeTrainer(model, lr=50.0))
+    assert all(v[-1] == 0.5 ** 3 for v in never._scales.values())
 
 
 def test_per_example_fisher_matches_a_loop(rng):

@@ -1,11 +1,12 @@
 """Batch normalisation for (N, D) features and (N, C, H, W) images.
 
-Training-mode forward, per feature (Ioffe & Szegedy 2015)::
+Training-mode forward, per feature (Ioffe & Szegedy 2015; Khandwala & Bedi,
+section 2.3, equations 1 and 2)::
 
     mu    = mean_i x_i                       batch mean
     var   = mean_i (x_i - mu)^2              biased batch variance
-    x_hat = (x - mu) / sqrt(var + eps)       eps = 1e-5
-    out   = gamma * x_hat + beta             only when affine=True
+    x_hat = (x - mu) / sqrt(var + eps)       eps = 1e-5                    (K&B eq. 1)
+    out   = gamma * x_hat + beta             only when affine=True         (K&B eq. 2)
 
 Running statistics follow  run = momentum * run + (1 - momentum) * batch
 (CS231n's convention: momentum 0.9 keeps 90% of the old value; PyTorch's
@@ -59,6 +60,7 @@ class BatchNorm(Layer):
         momentum: running-statistics momentum (ours: 0.9 keeps 90% of the old value).
         eps: added to the variance, 1e-5.
         stats: "batch", "running" or "running_inclusive" (see module docstring).
+        dtype: dtype of the parameters and running statistics (default float32).
 
     Params: ``gamma`` (D,), ``beta`` (D,) when affine. Buffers: ``running_mean``,
     ``running_var`` (D,), initialised to 0 and 1.
@@ -118,13 +120,13 @@ class BatchNorm(Layer):
             xm = xc if self.stats == "batch" else x - m              # batch mode: m = c = mu
         s = xp.sqrt(v + self.eps)                                    # (D,)
         x_hat = xm
-        x_hat /= s                                                   # (x - m) / s, in place of x - m
+        x_hat /= s                                                   # (x - m) / s, K&B eq. 1, in place of x - m
         self.cache = dict(x_hat=x_hat, s=s, w=w, m_minus_c=m - c)
         if self.affine:
-            out = x_hat * self.params["gamma"]
+            out = x_hat * self.params["gamma"]                       # gamma x_hat + beta, K&B eq. 2
             out += self.params["beta"]
             return out
-        return x_hat
+        return x_hat                                                 # parameter-free: eq. 1 alone
 
     def _normalize_backward(self, dout):
         """The docstring's backward with x_i - m = s x_hat_i and x_i - c = s x_hat_i + (m - c):

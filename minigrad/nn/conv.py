@@ -187,6 +187,7 @@ class Conv2d(Layer):
         weight_scale: std of W; default He, sqrt(2 / (C*HH*WW)).
         feedback: "bp", or "fa": dx is the transposed convolution with a fixed
             random B (F, C, HH, WW) instead of W (Khandwala & Bedi, section 2.4).
+        dtype: parameter dtype (default the backend's float32).
 
     Params: ``W`` (F, C, HH, WW), ``b`` (F,). Buffers: ``B`` when feedback="fa".
     ``needs_input_grad`` (default True): set False to skip dx (``Trainer`` does

@@ -131,8 +131,9 @@ def dann_block_backward(dr, cache, Wee, Wie, Wei, Bee=None, Bie=None):
 
     Bee, Bie (optional): fixed feedback used instead of Wee, Wie for dx only.
     Returns:
-        grads: dict Wee, Wie, Wei, alpha; dx: (R, d). The cache gains the
-        intermediate gradients (for per-example statistics).
+        grads: dict Wee (ne, d), Wie (ni, d), Wei (ne, ni), alpha (ni,);
+        dx: (R, d). The cache gains the intermediate gradients (for
+        per-example statistics).
     """
     x, zI, zIe, u, gamma, r = (cache[k] for k in ("x", "zI", "zIe", "u", "gamma", "r"))
     du = dr / gamma                                  # r = u / gamma

@@ -21,7 +21,7 @@ over time, again single matrix products over all N*T rows::
     dWx = sum_t x_t.T @ da_t,   dWh = sum_t h_{t-1}.T @ da_t,   db = sum_t da_t
     dx_t = da_t @ Wx.T
 
-Feedback alignment (Khandwala & Bedi, section 2.6): with feedback="fa", fixed
+Feedback alignment (Khandwala & Bedi, section 2.5): with feedback="fa", fixed
 random matrices replace the weights in the two backward products that carry
 error to earlier units: ``Wh.T -> Bh.T`` in the recurrence (the paper's
 H_back) and ``Wx.T -> Bx.T`` for dx (U_back).
@@ -61,6 +61,7 @@ class RNN(Layer):
         activation: "tanh" or "sigmoid".
         rng: numpy Generator or int seed.
         feedback: "bp" or "fa" (fixed Bx (D, H), Bh (H, H) buffers).
+        dtype: parameter dtype (default the backend's float32).
 
     Params: ``Wx`` (D, H), ``Wh`` (H, H), ``b`` (H,). After ``backward``,
     ``dh0`` (N, H) holds the gradient of the initial state.
@@ -195,6 +196,7 @@ class TemporalLinear(Layer):
         return self.inner.forward(x.reshape(N * T, D)).reshape(N, T, -1)
 
     def backward(self, dout):
+        """dout: (N, T, M) -> dx: (N, T, D); fills grads W (D, M), b (M,)."""
         N, T, M = dout.shape
         return self.inner.backward(dout.reshape(N * T, M)).reshape(N, T, -1)
 
@@ -209,6 +211,7 @@ class LastStep(Layer):
         return x[:, -1]
 
     def backward(self, dout):
+        """dout: (N, H) -> dx: (N, T, H), zero except at the last step."""
         dx = xp.zeros(self.x_shape, dtype=dout.dtype)
         dx[:, -1] = dout
         return dx
