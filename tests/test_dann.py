@@ -6,8 +6,9 @@ from minigrad import optim
 from minigrad.backend import to_device, to_numpy, xp
 from minigrad.dale import (CosineLRScaling, DaleProjection, DANNCorrections, FisherCorrection, GradNormClip,
                            correction_factors, columnei_mlp, dann_mlp, dann_per_example_sq_grads, project)
-from minigrad.gradcheck import check_layer
+from minigrad.gradcheck import check_layer, numeric_grad, rel_error
 from minigrad.nn import ColumnEi, DANN, DANNConv2d, DANNRNN, ReLU, Sequential
+from minigrad.nn.dann import EPS
 from minigrad.trainer import Trainer
 
 TOL = 1e-7
@@ -64,6 +65,184 @@ def test_dann_fa_parameter_grads_exact_and_dx_uses_B(rng):
 def test_fa_buffers_for_conv_and_rnn():
     assert set(DANNConv2d(2, 4, 1, 3, rng=0, feedback="fa").buffers) == {"Bee", "Bie"}
     assert set(DANNRNN(2, 5, rng=0, feedback="fa").buffers) == {"Bee", "Bie", "Bue", "Bui"}
+
+
+# ------------------------------------------- feedback alignment, exactly
+# FA replaces the two products that carry error below a block, dzE Wee + dzI Wie, by
+# dzE Bee + dzI Bie. So FA's dx is the exact gradient of a *surrogate* network in which
+# a change of the block's input (x - x0, away from the current point x0) reaches zE and
+# zI through Bee and Bie instead of Wee and Wie; everything else is equation 1 unchanged.
+# The helpers below recompute equation 1 on the host, independently of dann_block_forward.
+def _host(layer, store="params"):
+    """Host float64 copies of a layer's parameters (or buffers)."""
+    return {k: to_numpy(v).astype(np.float64).copy() for k, v in getattr(layer, store).items()}
+
+
+def _ei_block(zE, zI, Wei, alpha):
+    """Equation 1 after the input products: r = (zE - zI Wei^T) / ((zI e^alpha) Wei^T + eps).
+    zE (..., ne), zI (..., ni), Wei (ne, ni), alpha (ni,) -> r (..., ne)."""
+    return (zE - zI @ Wei.T) / ((zI * np.exp(alpha)) @ Wei.T + EPS)
+
+
+@pytest.mark.parametrize("ni", [1, 3])
+def test_dann_fa_dx_is_the_gradient_of_the_feedback_surrogate(rng, ni):
+    """DANN feedback="fa": dx equals d/dx of  sum(G * z~)  with
+    zE = x0 Wee^T + (x - x0) Bee^T,  zI = x0 Wie^T + (x - x0) Bie^T  (rest of eq. 1 unchanged),
+    at x = x0, to 1e-7; it is not the true gradient; every parameter gradient is backprop's."""
+    N, d, ne = 5, 7, 4
+    fa = DANN(d, ne, ni, rng=1, feedback="fa").astype(np.float64)
+    bp = DANN(d, ne, ni, rng=1).astype(np.float64)                 # same forward weights
+    x0 = nonneg(rng, N, d)                                           # (N, d), the current point
+    G = rng.standard_normal((N, ne))                                 # (N, ne) upstream gradient
+    dx = {}
+    for name, layer in (("fa", fa), ("bp", bp)):
+        layer.forward(to_device(x0))
+        dx[name] = to_numpy(layer.backward(to_device(G)))            # (N, d)
+    p, B = _host(fa), _host(fa, "buffers")                           # Bee (ne, d), Bie (ni, d)
+    x = x0.copy()                                                    # perturbed by numeric_grad
+
+    def surrogate():
+        zE = x0 @ p["Wee"].T + (x - x0) @ B["Bee"].T                 # (N, ne)
+        zI = x0 @ p["Wie"].T + (x - x0) @ B["Bie"].T                 # (N, ni)
+        z = p["g"] * _ei_block(zE, zI, p["Wei"], p["alpha"]) + p["b"]
+        return float((z * G).sum())
+
+    assert rel_error(dx["fa"], numeric_grad(surrogate, x)) < TOL
+    assert rel_error(dx["fa"], dx["bp"]) > 1e-2                      # FA's dx is not the gradient
+    assert set(fa.grads) == set(bp.params)
+    for k in bp.params:
+        np.testing.assert_allclose(to_numpy(fa.grads[k]), to_numpy(bp.grads[k]), rtol=1e-12, atol=0, err_msg=k)
+
+
+def _patch_rows(x, HH, WW, stride, pad):
+    """im2col written out on the host: x (N, C, H, W) -> (N, Ho, Wo, C*HH*WW), each row one
+    receptive field flattened in (C, HH, WW) order, the order of Wee.reshape(Fe, -1)."""
+    x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    N, C, H, W = x.shape
+    Ho, Wo = (H - HH) // stride + 1, (W - WW) // stride + 1
+    rows = np.empty((N, Ho, Wo, C * HH * WW))
+    for i in range(Ho):
+        for j in range(Wo):
+            rows[:, i, j] = x[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW].reshape(N, -1)
+    return rows
+
+
+@pytest.mark.parametrize("stride,padding,ni", [(1, 1, 2), (2, 0, 1)])
+def test_dann_conv_fa_matches_the_feedback_surrogate(rng, stride, padding, ni):
+    """DANNConv2d feedback="fa": every parameter gradient passes the gradient check (1e-7);
+    dx equals the gradient of the surrogate in which, on every patch row, a change of the
+    input reaches zE and zI through the flat filters Bee (Fe, d), Bie (Fi, d), to 1e-7."""
+    C, Fe, k = 3, 4, 3
+    x0 = nonneg(rng, 2, C, 6, 6)                                     # (N, C, H, W)
+    layer = DANNConv2d(C, Fe, ni, k, stride=stride, padding=padding, rng=1, feedback="fa")
+    errors = check_layer(layer, x0)                                  # casts the layer to float64
+    assert max(v for name, v in errors.items() if name != "x") < TOL, errors
+    assert errors["x"] > 1e-2, errors                                # dx is not the gradient
+    G = rng.standard_normal(to_numpy(layer.forward(to_device(x0))).shape)   # (N, Fe, Ho, Wo)
+    dx = to_numpy(layer.backward(to_device(G)))                      # (N, C, H, W)
+    p, B = _host(layer), _host(layer, "buffers")
+    Wee, Wie = p["Wee"].reshape(Fe, -1), p["Wie"].reshape(ni, -1)    # (Fe, d), (Fi, d), d = C*k*k
+    rows0 = _patch_rows(x0, k, k, stride, padding)                   # (N, Ho, Wo, d)
+    x = x0.copy()
+
+    def surrogate():
+        drows = _patch_rows(x - x0, k, k, stride, padding)           # patches are linear in x
+        zE = rows0 @ Wee.T + drows @ B["Bee"].T                      # (N, Ho, Wo, Fe)
+        zI = rows0 @ Wie.T + drows @ B["Bie"].T                      # (N, Ho, Wo, Fi)
+        z = p["g"] * _ei_block(zE, zI, p["Wei"], p["alpha"]) + p["b"]
+        return float((z * G.transpose(0, 2, 3, 1)).sum())
+
+    assert rel_error(dx, numeric_grad(surrogate, x)) < TOL
+
+
+def _dann_rnn_shadow(P, B, x, xs, h0, h0s, h, G):
+    """S = sum_t G_t . h~_t for the DANNRNN recurrence linearised for FA (host, float64).
+
+    The real run (x, h0 and its states h, all constants) fixes the point. The shadow states
+    h~ follow it, but a difference h~_{t-1} - h_{t-1} (or xs - x) enters a block only
+    through its feedback matrices::
+
+        zE_t = h_{t-1} Wee^T + (h~_{t-1} - h_{t-1}) Bee^T,  zI_t = h_{t-1} Wie^T + (h~_{t-1} - h_{t-1}) Bie^T
+        zE^x = x Uee^T + (xs - x) Bue^T,                     zI^x = x Uie^T + (xs - x) Bui^T
+        h~_t = ReLU(g r(zE_t, zI_t) + gx q(zE^x_t, zI^x_t) + b)
+
+    At xs = x, h0s = h0 the shadow is the real run; its gradient there with respect to xs,
+    h0s and every parameter in P is what FA back-propagates: exact inside each block, B in
+    place of Wee, Wie (recurrence) and Uee, Uie (input).
+    Shapes: x, xs (N, T, D); h0, h0s (N, H); h, G (N, T, H).
+    """
+    dx = xs - x
+    q = _ei_block(x @ P["Uee"].T + dx @ B["Bue"].T, x @ P["Uie"].T + dx @ B["Bui"].T,
+                  P["Uei"], P["alpha_x"])                            # (N, T, H) input block
+    prev, prev_s, total = h0, h0s, 0.0
+    for t in range(x.shape[1]):
+        dh = prev_s - prev                                           # (N, H)
+        r = _ei_block(prev @ P["Wee"].T + dh @ B["Bee"].T, prev @ P["Wie"].T + dh @ B["Bie"].T,
+                      P["Wei"], P["alpha"])                          # (N, H) recurrent block
+        prev_s = np.maximum(P["g"] * r + P["gx"] * q[:, t] + P["b"], 0)
+        prev = h[:, t]
+        total += float((G[:, t] * prev_s).sum())
+    return total
+
+
+def test_dann_rnn_fa_gradients_match_the_linearised_feedback_surrogate(rng):
+    """DANNRNN feedback="fa": dx, dh0 and all 11 parameter gradients equal, to 1e-7, the
+    finite-difference gradients of the shadow recurrence above, which routes errors through
+    Bee, Bie between steps and Bue, Bui into the input."""
+    N, T, D, H = 2, 4, 4, 5
+    layer = DANNRNN(D, H, n_inhibitory=2, n_inhibitory_input=3, rng=1, feedback="fa").astype(np.float64)
+    x, h0 = nonneg(rng, N, T, D), nonneg(rng, N, H)                  # non-zero h0: no 0/eps first step
+    G = rng.standard_normal((N, T, H))
+    layer.forward(to_device(x), h0=to_device(h0))
+    analytic = {"x": to_numpy(layer.backward(to_device(G)))}
+    analytic["h0"] = to_numpy(layer.dh0)
+    analytic.update({k: to_numpy(v) for k, v in layer.grads.items()})
+    h = to_numpy(layer.h).copy()                                     # (N, T, H) real states
+    P, B = _host(layer), _host(layer, "buffers")
+    assert set(B) == {"Bee", "Bie", "Bue", "Bui"} and len(P) == 11
+    xs, h0s = x.copy(), h0.copy()
+    variables = {"x": xs, "h0": h0s, **P}
+    for name, var in variables.items():
+        num = numeric_grad(lambda: _dann_rnn_shadow(P, B, x, xs, h0, h0s, h, G), var)
+        assert rel_error(analytic[name], num) < TOL, name
+
+
+def test_dann_rnn_fa_with_feedback_equal_to_weights_is_backprop(rng):
+    """With Bee, Bie, Bue, Bui set to Wee, Wie, Uee, Uie, FA is backprop: the whole layer
+    (x, h0 and every parameter) passes the gradient check."""
+    layer = DANNRNN(4, 5, n_inhibitory=2, n_inhibitory_input=3, rng=1, feedback="fa").astype(np.float64)
+    for b, w in (("Bee", "Wee"), ("Bie", "Wie"), ("Bue", "Uee"), ("Bui", "Uie")):
+        layer.buffers[b] = layer.params[w].copy()
+    errors = check_layer(layer, nonneg(rng, 2, 4, 4), forward_kwargs={"h0": nonneg(rng, 2, 5)},
+                         extra_inputs={"h0": "dh0"})
+    assert len(errors) == 13 and max(errors.values()) < TOL, errors
+
+
+def test_dann_rnn_fa_dx_differs_from_backprop_through_each_feedback(rng):
+    """FA's dx is not backprop's, and each pair of feedback matrices matters on its own:
+    with only the input feedback (Bue, Bui) set to the weights, the recurrent feedback still
+    changes dx, and with only the recurrent feedback (Bee, Bie) set to the weights, the
+    input feedback still does."""
+    x, h0 = nonneg(rng, 2, 4, 3), nonneg(rng, 2, 5)                  # (N, T, D), (N, H)
+    G = to_device(rng.standard_normal((2, 4, 5)))                    # (N, T, H)
+
+    def dx_of(layer):
+        layer.astype(np.float64).forward(to_device(x), h0=to_device(h0))
+        return to_numpy(layer.backward(G))
+
+    bp = dx_of(DANNRNN(3, 5, n_inhibitory=2, rng=1))
+
+    def fa_dx(*as_weights):
+        layer = DANNRNN(3, 5, n_inhibitory=2, rng=1, feedback="fa").astype(np.float64)
+        for b, w in as_weights:
+            layer.buffers[b] = layer.params[w].copy()
+        return dx_of(layer)
+
+    assert rel_error(fa_dx(), bp) > 1e-2
+    assert rel_error(fa_dx(("Bue", "Uee"), ("Bui", "Uie")), bp) > 1e-2       # recurrent B only
+    assert rel_error(fa_dx(("Bee", "Wee"), ("Bie", "Wie")), bp) > 1e-2       # input B only
+    both = fa_dx(("Bee", "Wee"), ("Bie", "Wie"), ("Bue", "Uee"), ("Bui", "Uie"))
+    np.testing.assert_allclose(both, bp, rtol=1e-12, atol=1e-15)
 
 
 # ----------------------------------------------------------- initialisation
@@ -265,6 +444,67 @@ def test_fisher_correction_trains_and_measures(rng):
     cos = np.array([r[2:] for r in fisher.records])
     assert np.all(np.abs(cos) <= 1 + 1e-9)
     assert "fisher_cos_corrected/0" in h and "fisher_cos_uncorrected/4" in h
+
+
+def test_fisher_correction_arithmetic_by_hand(rng):
+    """Two steps of FisherCorrection recomputed from its docstring (algorithm 4), float64:
+    F = sum_n (dL_n/dtheta)^2 / (lambda N) for the sampled labels, F_t = k F + (1 - k) F_{t-1},
+    F^-1 = 1 / (F_t + damping * mean over the layer of F_t), divided by ||F^-1 over Wee||,
+    Delta = F^-1 * (true-label gradient) replaces the DANN gradients (ColumnEi keeps its own);
+    the records hold cos(Delta, gradient) and cos(Delta, gradient after algorithm 3)."""
+    N, classes, lam, k, damping = 6, 3, 0.01, 0.3, 0.1
+    model = Sequential(DANN(6, 5, 3, rng=0), ReLU(), DANN(5, 4, 1, rng=1), ColumnEi(4, classes, 1, rng=2))
+    model.astype(np.float64)
+    fisher = FisherCorrection(model, fisher_lr=lam, momentum=k, damping=damping, measure_every=1)
+    sampled = {}
+    fisher.sample_labels = lambda scores: to_device(sampled["y"])    # fixed "sampled" labels
+    # algorithm 3's factors by hand: Wie 1/sqrt(ne), Wei 1/d, alpha 1/(d sqrt(ne)); (ne, d) per layer
+    shape = {"0": (5, 6), "2": (4, 5)}
+    heuristic = {pre: {"Wie": 1 / np.sqrt(ne), "Wei": 1 / d, "alpha": 1 / (d * np.sqrt(ne))}
+                 for pre, (ne, d) in shape.items()}
+    F_prev = {}
+    for step in range(2):
+        x = nonneg(rng, N, 6)                                        # (N, 6)
+        y = rng.integers(classes, size=N)                            # true labels
+        sampled["y"] = (y + rng.integers(1, classes, size=N)) % classes   # never the true label
+        scores = model.forward(to_device(x))                         # (N, classes)
+        _, dscores = fisher.loss_fn(scores, to_device(y))
+        model.backward(dscores)
+        trainer = _FakeTrainer(model)
+        trainer.step_count = step
+        plain = {name: to_numpy(g).copy() for name, g in trainer.grads.items()}
+        fisher.before_step(trainer)
+        after = {name: to_numpy(g) for name, g in trainer.grads.items()}
+        # the sampled-label backward, by hand: dscores = (softmax - onehot(y sampled)) / N
+        s = to_numpy(scores)
+        prob = np.exp(s - s.max(axis=1, keepdims=True))
+        prob /= prob.sum(axis=1, keepdims=True)
+        model.forward(to_device(x))
+        model.backward(to_device((prob - np.eye(classes)[sampled["y"]]) / N))
+        for pre in shape:
+            sq = {name: to_numpy(v) for name, v in dann_per_example_sq_grads(model[int(pre)]).items()}
+            # the backward's rows carry 1/N, so sum_n (dL_n)^2 = N^2 * sq
+            F = {name: N ** 2 * v / (lam * N) for name, v in sq.items()}
+            if step:
+                F = {name: k * v + (1 - k) * F_prev[pre][name] for name, v in F.items()}
+            F_prev[pre] = F
+            mean_F = sum(v.sum() for v in F.values()) / sum(v.size for v in F.values())
+            finv = {name: 1 / (v + damping * mean_F) for name, v in F.items()}
+            wee_norm = np.sqrt((finv["Wee"] ** 2).sum())
+            delta = {name: finv[name] / wee_norm * plain[f"{pre}.{name}"] for name in F}
+            for name in F:                  # atol: some F entries (hidden alpha) are ~1e-15 of the rest
+                np.testing.assert_allclose(to_numpy(fisher.F[f"{pre}.{name}"]), F[name], rtol=1e-10,
+                                           atol=1e-12 * mean_F, err_msg=name)
+                np.testing.assert_allclose(after[f"{pre}.{name}"], delta[name], rtol=1e-10, err_msg=name)
+            d_vec = np.concatenate([delta[name].ravel() for name in F])
+            g_vec = np.concatenate([plain[f"{pre}.{name}"].ravel() for name in F])
+            c_vec = np.concatenate([(plain[f"{pre}.{name}"] * heuristic[pre].get(name, 1.0)).ravel() for name in F])
+            cos = [d_vec @ v / (np.linalg.norm(d_vec) * np.linalg.norm(v)) for v in (g_vec, c_vec)]
+            record = [r for r in fisher.records if r[:2] == (step, pre)]
+            assert len(record) == 1 and record[0][2:] == pytest.approx(cos, rel=1e-9)
+        for name in ("3.W", "3.b"):                                  # not a dense DANN layer: untouched
+            np.testing.assert_array_equal(after[name], plain[name])
+    assert len(fisher.records) == 4
 
 
 def test_disabled_fisher_correction_changes_and_measures_nothing(rng):
