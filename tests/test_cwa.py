@@ -5,7 +5,7 @@ import pytest
 
 from minigrad import nn, optim
 from minigrad.backend import to_device, to_numpy, xp
-from minigrad.gradcheck import check_layer
+from minigrad.gradcheck import check_layer, numeric_grad, rel_error
 from minigrad.nn import CWA
 from minigrad.trainer import Trainer
 
@@ -46,14 +46,34 @@ def test_gradcheck_with_dead_conductances(rng):
     assert (dg[1] != 0).all()
 
 
-def test_matches_equation_3_and_torch_autograd(rng):
-    torch = pytest.importorskip("torch")
+def _layer_with_dead_conductances(rng):
     layer = CWA(9, 6, rng=3).astype(np.float64)
     layer.params["g"][2, :2] = -1.3                       # some dead conductances too
-    x = activities(rng, 8, 9)
+    return layer, activities(rng, 8, 9)
+
+
+def test_matches_equation_3(rng):
+    """Forward against the paper's equation 3, and backward against finite differences of that
+    equation (not of the layer's own forward): pure NumPy, runs without PyTorch."""
+    layer, x = _layer_with_dead_conductances(rng)
     z = layer.forward(to_device(x))
     g = to_numpy(layer.params["g"]).copy()
     np.testing.assert_allclose(to_numpy(z), equation_3(x, g, 9 // 2), rtol=1e-12, atol=1e-14)
+    dz = rng.standard_normal(z.shape)
+    dx = layer.backward(to_device(dz))
+    xs, gs = x.copy(), g.copy()                           # numeric_grad perturbs these in place
+
+    def loss():
+        return float((equation_3(xs, gs, 9 // 2) * dz).sum())
+    assert rel_error(dx, numeric_grad(loss, xs)) < TOL
+    assert rel_error(layer.grads["g"], numeric_grad(loss, gs)) < TOL
+
+
+def test_matches_torch_autograd(rng):
+    torch = pytest.importorskip("torch")
+    layer, x = _layer_with_dead_conductances(rng)
+    z = layer.forward(to_device(x))
+    g = to_numpy(layer.params["g"]).copy()
     # backward against autograd of the paper's own formulation (two products, supplement 6.1)
     dz = rng.standard_normal(z.shape)
     dx = layer.backward(to_device(dz))

@@ -135,6 +135,10 @@ def test_rnn_fa_with_feedback_equal_to_weights_is_backprop(rng):
 def test_temporal_linear_fa_dx_uses_B(rng):
     layer = TemporalLinear(4, 3, rng=5, feedback="fa")
     x = rng.standard_normal((2, 3, 4))
+    errs = check_layer(layer, x)
+    assert set(errs) == {"x", "W", "b"}
+    assert errs["W"] < TOL and errs["b"] < TOL          # the weight gradients are the true ones
+    assert errs["x"] > 1e-2                              # dx is not: it uses B
     twin = copy.deepcopy(layer)
     twin.inner.feedback = "bp"
     twin.inner.params["W"] = layer.inner.buffers["B"].copy()
@@ -209,7 +213,15 @@ def test_alignment_monitor_adds_history_and_leaves_state_alone(rng):
     hist = Trainer(model, data, SGD(lr=0.05), batch_size=10, epochs=2, rules=[monitor], progress=False).fit()
     for key in ("grad_angle/0.W", "grad_angle/3.W", "weight_angle/5.W"):
         assert len(hist[key]) == 2
-    assert len(monitor.steps) == 4                 # 12 steps, every 3rd
+    # 2 epochs x 6 steps: measured after steps 3, 6, 9 and 12 (counted from 1, the trainer's count
+    # after the step), each with every angle the epoch-end measurement records
+    assert [step for step, _ in monitor.steps] == [3, 6, 9, 12]
+    for _, angles in monitor.steps:
+        assert set(angles) == set(start)
+    # steps 6 and 12 end the epochs: nothing changes the weights between them and the epoch-end measurement
+    by_step = dict(monitor.steps)
+    for epoch, step in enumerate((6, 12)):
+        assert by_step[step] == pytest.approx({k: hist[k][epoch] for k in start}, rel=1e-12), step
     assert hist["grad_angle/5.W"][-1] == pytest.approx(0.0, abs=1e-3)
 
 
@@ -339,18 +351,36 @@ def test_parameter_free_batchnorm2d_running_inclusive_gradient(rng):
 
 
 # ----------------------------------------------------------- sign constraints
-def _constrained_run(rng, mode, enabled=True, epochs=3, lr=0.5):
+class _CountWrongSigns:
+    """Trainer rule run just before a SignConstraint: after each optimizer step, counts by
+    hand the constrained weights the update pushed across zero (those the constraint cuts)."""
+
+    def __init__(self):
+        self.rule, self.counts = None, []
+
+    def after_step(self, trainer):
+        params = trainer.model.params
+        self.counts.append(sum(int((to_numpy(params[k]) * to_numpy(self.rule.signs[k]) < 0).sum())
+                               for k in self.rule.names))
+
+
+def _constrained_run(rng, mode, enabled=True, epochs=3, lr=0.5, counter=None):
     data = _tiny_data(rng)
     model = _mlp(feedback="fa", seed=1)
     w0 = {k: to_numpy(v).copy() for k, v in model.params.items()}
     rule = SignConstraint(model, mode=mode, rng=2, enabled=enabled, track_steps=True)
     w_init = {k: to_numpy(v).copy() for k, v in model.params.items()}
-    hist = Trainer(model, data, SGD(lr=lr), batch_size=10, epochs=epochs, rules=[rule], progress=False).fit()
+    rules = [rule]
+    if counter is not None:
+        counter.rule = rule
+        rules = [counter, rule]
+    hist = Trainer(model, data, SGD(lr=lr), batch_size=10, epochs=epochs, rules=rules, progress=False).fit()
     return model, rule, hist, w0, w_init
 
 
 def test_synapse_signs_never_flip_and_flips_become_zeros(rng):
-    model, rule, hist, w0, w_init = _constrained_run(rng, "synapse")
+    counter = _CountWrongSigns()
+    model, rule, hist, w0, w_init = _constrained_run(rng, "synapse", counter=counter)
     for k in rule.names:
         assert np.array_equal(w0[k], w_init[k])            # synapse mode keeps the init
         w = to_numpy(model.params[k])
@@ -359,7 +389,12 @@ def test_synapse_signs_never_flip_and_flips_become_zeros(rng):
     assert len(hist["zero_fraction"]) == 3 and hist["zero_fraction"][-1] > 0
     assert hist["zero_fraction"][-1] == pytest.approx(
         sum(int((to_numpy(model.params[k]) == 0).sum()) for k in rule.names) / rule.total)
-    assert all(f >= 0 for f in hist["clipped_fraction"])
+    # clipped_fraction: weights cut per step as a share of all constrained weights, averaged
+    # over the epoch's 6 steps (60 examples, batches of 10), from the hand count above
+    steps = 6
+    assert len(counter.counts) == 3 * steps and sum(counter.counts) > 0
+    expected = [sum(counter.counts[e * steps:(e + 1) * steps]) / rule.total / steps for e in range(3)]
+    assert hist["clipped_fraction"] == pytest.approx(expected, rel=1e-12)
     assert "0.b" not in rule.names
 
 
@@ -397,6 +432,36 @@ def test_disabled_constraint_lets_signs_flip_and_counts_them(rng):
     flipped = sum(int((to_numpy(model.params[k]) * np.sign(w0[k]) < 0).sum()) for k in rule.names)
     assert flipped > 0
     assert hist["zero_fraction"][-1] == pytest.approx(flipped / rule.total)
+    assert "clipped_fraction" not in hist                 # nothing is cut
+
+
+def test_clipped_fraction_is_the_per_step_share_averaged_over_the_epoch():
+    """Four constrained weights, steps made by hand: 2, 1 and 0 cut in epoch 1, 4 in epoch 2."""
+    lin = Linear(1, 4, rng=0)
+    model = Sequential(lin)
+    lin.params["W"][...] = to_device(np.array([[0.5, -0.5, 0.2, -0.2]]), dtype=np.float32)
+    rule = SignConstraint(model, mode="synapse")
+    assert rule.names == ["0.W"] and rule.total == 4
+
+    class T:
+        pass
+    t = T()
+    t.model, t.history = model, {}
+
+    def step(delta):
+        lin.params["W"] += to_device(np.array([delta]), dtype=np.float32)
+        rule.after_step(t)
+
+    step([-1.0, 1.0, 0.0, 0.0])             # the first two flip: cut to 0      -> 2 cut
+    step([0.0, 0.0, -0.5, 0.0])             # the third flips; zeros stay zeros -> 1 cut
+    step([0.1, -0.1, 0.1, 0.1])             # allowed directions only           -> 0 cut
+    np.testing.assert_allclose(to_numpy(lin.params["W"]), [[0.1, -0.1, 0.1, -0.1]], rtol=1e-6)
+    rule.end_epoch(t)
+    step([-1.0, 1.0, -1.0, 1.0])            # every weight flips                -> 4 cut
+    rule.end_epoch(t)
+    # epoch 1: (2 + 1 + 0) / 4 weights / 3 steps; epoch 2 starts its own count: 4 / 4 / 1
+    assert t.history["clipped_fraction"] == pytest.approx([0.25, 1.0], rel=1e-12)
+    assert t.history["zero_fraction"] == pytest.approx([0.0, 1.0], rel=1e-12)
 
 
 def test_disabled_neuron_constraint_starts_like_the_enabled_one_and_never_cuts():
@@ -452,8 +517,12 @@ def test_mixed_relu_images_and_options(rng):
     assert np.all(to_numpy(MixedReLU(50, negative_fraction=0.0).sign) == 1)
     with pytest.raises(ValueError, match="negative_fraction"):
         MixedReLU(4, negative_fraction=1.5)
-    with pytest.raises(ValueError, match="MixedReLU"):
+    with pytest.raises(ValueError, match=r"MixedReLU: expected input of shape \(N, D\) with D=3 "
+                                         r"or \(N, C, H, W\) with C=3, got \(2, 5\)"):
         layer.forward(to_device(np.zeros((2, 5), np.float32)))
+    with pytest.raises(ValueError, match=r"MixedReLU: expected input of shape \(N, C, H, W\) with C=3, "
+                                         r"got \(2, 4, 4, 4\)"):
+        layer.forward(to_device(np.zeros((2, 4, 4, 4), np.float32)))
 
 
 # ------------------------------------------------------- sparse autoencoder
@@ -471,20 +540,24 @@ def test_activity_sparsity_gradient_includes_penalty(rng, kind):
     assert rel_error(dx, numeric_grad(f, x)) < TOL
 
 
-def test_autoencoder_loss_gradient(rng):
-    model = sparse_autoencoder(6, hidden=(4, 3), rng=0).astype(np.float64)
+@pytest.mark.parametrize("kind", ["kl", "l1"])
+def test_autoencoder_loss_gradient(rng, kind):
+    model = sparse_autoencoder(6, hidden=(4, 3), kind=kind, rng=0).astype(np.float64)
     loss_fn = AutoencoderLoss(model)
     x = to_device(rng.uniform(0, 1, (5, 6)))
     rec = model.forward(x)
     _, drec = loss_fn(rec, x)
     assert rel_error(drec, numeric_grad(lambda: float(to_numpy(loss_fn(rec, x)[0])), rec)) < TOL
-    # whole-model gradient (BP) matches finite differences of the full loss, penalties included
+    # whole-model gradient (BP) matches finite differences of the full loss, penalties included,
+    # for every weight and bias: the penalties of layers 2 and 5 reach 0.* and 3.* only through backward
     model.backward(drec)
-    g = model.grads["3.W"].copy()
+    grads = {k: v.copy() for k, v in model.grads.items()}
+    assert set(grads) == {f"{i}.{p}" for i in (0, 3, 6) for p in ("W", "b")}
 
     def full():
         return float(to_numpy(loss_fn(model.forward(x), x)[0]))
-    assert rel_error(g, numeric_grad(full, model.params["3.W"])) < 1e-6
+    errors = {k: rel_error(grads[k], numeric_grad(full, p)) for k, p in model.params.items()}
+    assert max(errors.values()) < TOL, errors
 
 
 @pytest.mark.parametrize("feedback", ["bp", "fa"])

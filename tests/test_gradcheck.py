@@ -14,48 +14,57 @@ def assert_all_below(errors, tol=TOL):
     assert not bad, f"relative errors above {tol}: {bad} (all: {errors})"
 
 
+WB, BN, RNN_P = ("W", "b"), ("gamma", "beta"), ("Wx", "Wh", "b")
+CNN_P = ("0.W", "0.b", "4.W", "4.b")
+
+# name -> (layer factory, input shape, the parameters the check must cover besides "x")
 CASES = {
-    "linear": (lambda: nn.Linear(6, 4, rng=0), (5, 6)),
-    "linear_no_bias": (lambda: nn.Linear(6, 4, rng=0, bias=False), (5, 6)),
-    "conv_3x3": (lambda: nn.Conv2d(2, 3, 3, rng=0), (2, 2, 6, 6)),
-    "conv_stride2_pad1": (lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1, rng=0), (2, 3, 7, 7)),
-    "conv_rect_kernel_pad2": (lambda: nn.Conv2d(2, 2, (2, 3), stride=1, padding=2, rng=0), (2, 2, 5, 4)),
-    "maxpool_2": (lambda: nn.MaxPool2d(2), (2, 3, 6, 6)),
-    "maxpool_3_stride2_overlap": (lambda: nn.MaxPool2d(3, stride=2), (2, 2, 7, 7)),
-    "flatten": (lambda: nn.Flatten(), (3, 2, 2, 2)),
-    "relu": (lambda: nn.ReLU(), (4, 5)),
-    "sigmoid": (lambda: nn.Sigmoid(), (4, 5)),
-    "tanh": (lambda: nn.Tanh(), (4, 5)),
-    "batchnorm_train": (lambda: nn.BatchNorm(5), (6, 5)),
-    "batchnorm_train_no_affine": (lambda: nn.BatchNorm(5, affine=False), (6, 5)),
-    "batchnorm_eval": (lambda: nn.BatchNorm(5).eval(), (6, 5)),
-    "batchnorm_running": (lambda: nn.BatchNorm(5, stats="running", momentum=0.5), (6, 5)),
-    "batchnorm_running_inclusive": (lambda: nn.BatchNorm(5, stats="running_inclusive", momentum=0.7), (6, 5)),
-    "batchnorm2d_train": (lambda: nn.BatchNorm2d(3), (4, 3, 3, 3)),
-    "batchnorm2d_train_no_affine": (lambda: nn.BatchNorm2d(3, affine=False), (4, 3, 3, 3)),
-    "batchnorm2d_eval": (lambda: nn.BatchNorm2d(3).eval(), (4, 3, 3, 3)),
-    "rnn_tanh": (lambda: nn.RNN(4, 5, rng=0), (3, 6, 4)),
-    "rnn_sigmoid": (lambda: nn.RNN(4, 5, activation="sigmoid", rng=0), (3, 6, 4)),
-    "temporal_linear": (lambda: nn.TemporalLinear(4, 3, rng=0), (2, 5, 4)),
-    "last_step": (lambda: nn.LastStep(), (2, 5, 4)),
+    "linear": (lambda: nn.Linear(6, 4, rng=0), (5, 6), WB),
+    "linear_no_bias": (lambda: nn.Linear(6, 4, rng=0, bias=False), (5, 6), ("W",)),
+    "conv_3x3": (lambda: nn.Conv2d(2, 3, 3, rng=0), (2, 2, 6, 6), WB),
+    "conv_stride2_pad1": (lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1, rng=0), (2, 3, 7, 7), WB),
+    "conv_rect_kernel_pad2": (lambda: nn.Conv2d(2, 2, (2, 3), stride=1, padding=2, rng=0), (2, 2, 5, 4), WB),
+    "maxpool_2": (lambda: nn.MaxPool2d(2), (2, 3, 6, 6), ()),
+    "maxpool_3_stride2_overlap": (lambda: nn.MaxPool2d(3, stride=2), (2, 2, 7, 7), ()),
+    "flatten": (lambda: nn.Flatten(), (3, 2, 2, 2), ()),
+    "relu": (lambda: nn.ReLU(), (4, 5), ()),
+    "sigmoid": (lambda: nn.Sigmoid(), (4, 5), ()),
+    "tanh": (lambda: nn.Tanh(), (4, 5), ()),
+    "batchnorm_train": (lambda: nn.BatchNorm(5), (6, 5), BN),
+    "batchnorm_train_no_affine": (lambda: nn.BatchNorm(5, affine=False), (6, 5), ()),
+    "batchnorm_eval": (lambda: nn.BatchNorm(5).eval(), (6, 5), BN),
+    "batchnorm_running": (lambda: nn.BatchNorm(5, stats="running", momentum=0.5), (6, 5), BN),
+    "batchnorm_running_inclusive": (lambda: nn.BatchNorm(5, stats="running_inclusive", momentum=0.7), (6, 5), BN),
+    "batchnorm2d_train": (lambda: nn.BatchNorm2d(3), (4, 3, 3, 3), BN),
+    "batchnorm2d_train_no_affine": (lambda: nn.BatchNorm2d(3, affine=False), (4, 3, 3, 3), ()),
+    "batchnorm2d_eval": (lambda: nn.BatchNorm2d(3).eval(), (4, 3, 3, 3), BN),
+    "batchnorm2d_running": (lambda: nn.BatchNorm2d(3, stats="running", momentum=0.5), (4, 3, 3, 3), BN),
+    "batchnorm2d_running_inclusive": (lambda: nn.BatchNorm2d(3, stats="running_inclusive", momentum=0.7),
+                                      (4, 3, 3, 3), BN),
+    "rnn_tanh": (lambda: nn.RNN(4, 5, rng=0), (3, 6, 4), RNN_P),
+    "rnn_sigmoid": (lambda: nn.RNN(4, 5, activation="sigmoid", rng=0), (3, 6, 4), RNN_P),
+    "temporal_linear": (lambda: nn.TemporalLinear(4, 3, rng=0), (2, 5, 4), WB),
+    "last_step": (lambda: nn.LastStep(), (2, 5, 4), ()),
     # no bias before batchnorm: its true gradient is exactly 0 and a relative error of 0 vs 1e-10 is meaningless
     "sequential_mlp": (lambda: nn.Sequential(nn.Linear(6, 5, rng=1, bias=False), nn.BatchNorm(5), nn.ReLU(),
-                                             nn.Linear(5, 3, rng=2)), (7, 6)),
+                                             nn.Linear(5, 3, rng=2)), (7, 6),
+                       ("0.W", "1.gamma", "1.beta", "3.W", "3.b")),
     "sequential_cnn": (lambda: nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, rng=1), nn.MaxPool2d(2),
-                                             nn.ReLU(), nn.Flatten(), nn.Linear(12, 3, rng=2)), (2, 2, 4, 4)),
+                                             nn.ReLU(), nn.Flatten(), nn.Linear(12, 3, rng=2)), (2, 2, 4, 4),
+                       CNN_P),
     # batch of 3 over 2 threads: uneven blocks (1 and 2 rows)
     "data_parallel_cnn": (lambda: nn.DataParallel(nn.Sequential(
         nn.Conv2d(2, 3, 3, padding=1, rng=1), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(),
-        nn.Linear(12, 3, rng=2)), threads=2), (3, 2, 4, 4)),
+        nn.Linear(12, 3, rng=2)), threads=2), (3, 2, 4, 4), CNN_P),
 }
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_layer_gradients_match_finite_differences(name, rng):
-    make, shape = CASES[name]
+    make, shape, expected = CASES[name]
     x = rng.standard_normal(shape) * 2 + 0.5
     errors = check_layer(make(), x, rng=rng)
-    assert set(errors) >= {"x"}
+    assert set(errors) == {"x", *expected}
     assert_all_below(errors)
 
 

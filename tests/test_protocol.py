@@ -66,6 +66,24 @@ def test_same_seed_same_weights_and_float32_default():
     (nn.BatchNorm2d(3), (4, 3), r"BatchNorm2d: .*\(N, C, H, W\) with C=3, got \(4, 3\)"),
     (nn.RNN(4, 5, rng=0), (2, 4), r"RNN: .*\(N, T, D\) with D=4, got \(2, 4\)"),
     (nn.MaxPool2d(2), (2, 3, 4), r"MaxPool2d: .*got \(2, 3, 4\)"),
+    (nn.MaxPool2d(3), (2, 3, 2, 5), r"MaxPool2d: input 2x5 is smaller than the 3x3 window"),
+    (nn.MaxPool2d(2, stride=1), (2, 3, 1, 4), r"MaxPool2d: input 1x4 is smaller than the 2x2 window"),
+    (nn.TemporalLinear(4, 3, rng=0), (2, 4), r"TemporalLinear: expected input of shape \(N, T, D\) with D=4, "
+                                             r"got \(2, 4\)"),
+    (nn.TemporalLinear(4, 3, rng=0), (2, 5, 6), r"TemporalLinear: .*D=4, got \(2, 5, 6\)"),
+    (nn.LastStep(), (2, 4), r"LastStep: expected input of shape \(N, T, H\), got \(2, 4\)"),
+    (nn.LastStep(), (2, 3, 4, 5), r"LastStep: .*\(N, T, H\), got \(2, 3, 4, 5\)"),
+    (DANNRNN(4, 5, 2, rng=0), (2, 3, 6), r"DANNRNN: expected input of shape \(N, T, D\) with D=4, got \(2, 3, 6\)"),
+    (DANNRNN(4, 5, 2, rng=0), (2, 4), r"DANNRNN: .*\(N, T, D\) with D=4, got \(2, 4\)"),
+    (nn.ColumnEi(4, 3, rng=0), (5, 6), r"ColumnEi: expected input of shape \(N, d\) with d=4, got \(5, 6\)"),
+    (nn.ColumnEi(4, 3, rng=0), (5, 4, 1), r"ColumnEi: .*d=4, got \(5, 4, 1\)"),
+    (nn.DANN(4, 3, 2, rng=0), (5, 6), r"DANN: expected input of shape \(N, d\) with d=4, got \(5, 6\)"),
+    (nn.DANNConv2d(2, 3, 2, 3, rng=0), (2, 3, 5, 5),
+     r"DANNConv2d: expected input of shape \(N, C, H, W\) with C=2, got \(2, 3, 5, 5\)"),
+    (nn.MixedReLU(6, rng=0), (2, 5),
+     r"MixedReLU: expected input of shape \(N, D\) with D=6 or \(N, C, H, W\) with C=6, got \(2, 5\)"),
+    (nn.MixedReLU(3, rng=0), (2, 4, 4, 4), r"MixedReLU: expected input of shape \(N, C, H, W\) with C=3, "
+                                           r"got \(2, 4, 4, 4\)"),
 ])
 def test_wrong_shape_names_layer_expected_and_given(layer, bad, expected):
     with pytest.raises(ValueError, match=expected):

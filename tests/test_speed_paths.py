@@ -181,39 +181,30 @@ def test_trainer_skips_first_dx_and_trains_identically(rng):
 
 
 # ------------------------------------------------------------------ float32 end to end
-def _float32_cases():
-    cases = {
-        "linear": (lambda: nn.Linear(6, 4, rng=0), (5, 6)),
-        "linear_fa": (lambda: nn.Linear(6, 4, rng=0, feedback="fa"), (5, 6)),
-        "conv": (lambda: nn.Conv2d(2, 3, 3, stride=1, padding=1, rng=0), (2, 2, 6, 6)),
-        "conv_fa_stride2": (lambda: nn.Conv2d(2, 3, 3, stride=2, rng=0, feedback="fa"), (2, 2, 7, 7)),
-        "maxpool": (lambda: nn.MaxPool2d(2), (2, 3, 6, 6)),
-        "maxpool_overlap": (lambda: nn.MaxPool2d(3, stride=2), (2, 3, 7, 7)),
-        "flatten": (lambda: nn.Flatten(), (3, 2, 2, 2)),
-        "relu": (lambda: nn.ReLU(), (4, 5)),
-        "sigmoid": (lambda: nn.Sigmoid(), (4, 5)),
-        "tanh": (lambda: nn.Tanh(), (4, 5)),
-        "dropout": (lambda: nn.Dropout(0.3, rng=0), (4, 5)),
-        "batchnorm": (lambda: nn.BatchNorm(5), (6, 5)),
-        "batchnorm_no_affine": (lambda: nn.BatchNorm(5, affine=False), (6, 5)),
-        "batchnorm_running": (lambda: nn.BatchNorm(5, stats="running"), (6, 5)),
-        "batchnorm_running_inclusive": (lambda: nn.BatchNorm(5, stats="running_inclusive"), (6, 5)),
-        "batchnorm_eval": (lambda: nn.BatchNorm(5).eval(), (6, 5)),
-        "batchnorm2d": (lambda: nn.BatchNorm2d(3), (4, 3, 3, 3)),
-        "rnn_tanh": (lambda: nn.RNN(4, 5, rng=0), (3, 6, 4)),
-        "rnn_sigmoid_fa": (lambda: nn.RNN(4, 5, activation="sigmoid", feedback="fa", rng=0), (3, 6, 4)),
-        "temporal_linear": (lambda: nn.TemporalLinear(4, 3, rng=0), (2, 5, 4)),
-        "last_step": (lambda: nn.LastStep(), (2, 5, 4)),
-    }
-    try:
-        from minigrad.nn.dann import DANN
-        cases["dann"] = (lambda: DANN(6, 4, 2, rng=0), (5, 6))
-    except ImportError:
-        pass
-    return cases
-
-
-FLOAT32_CASES = _float32_cases()
+FLOAT32_CASES = {
+    "linear": (lambda: nn.Linear(6, 4, rng=0), (5, 6)),
+    "linear_fa": (lambda: nn.Linear(6, 4, rng=0, feedback="fa"), (5, 6)),
+    "conv": (lambda: nn.Conv2d(2, 3, 3, stride=1, padding=1, rng=0), (2, 2, 6, 6)),
+    "conv_fa_stride2": (lambda: nn.Conv2d(2, 3, 3, stride=2, rng=0, feedback="fa"), (2, 2, 7, 7)),
+    "maxpool": (lambda: nn.MaxPool2d(2), (2, 3, 6, 6)),
+    "maxpool_overlap": (lambda: nn.MaxPool2d(3, stride=2), (2, 3, 7, 7)),
+    "flatten": (lambda: nn.Flatten(), (3, 2, 2, 2)),
+    "relu": (lambda: nn.ReLU(), (4, 5)),
+    "sigmoid": (lambda: nn.Sigmoid(), (4, 5)),
+    "tanh": (lambda: nn.Tanh(), (4, 5)),
+    "dropout": (lambda: nn.Dropout(0.3, rng=0), (4, 5)),
+    "batchnorm": (lambda: nn.BatchNorm(5), (6, 5)),
+    "batchnorm_no_affine": (lambda: nn.BatchNorm(5, affine=False), (6, 5)),
+    "batchnorm_running": (lambda: nn.BatchNorm(5, stats="running"), (6, 5)),
+    "batchnorm_running_inclusive": (lambda: nn.BatchNorm(5, stats="running_inclusive"), (6, 5)),
+    "batchnorm_eval": (lambda: nn.BatchNorm(5).eval(), (6, 5)),
+    "batchnorm2d": (lambda: nn.BatchNorm2d(3), (4, 3, 3, 3)),
+    "rnn_tanh": (lambda: nn.RNN(4, 5, rng=0), (3, 6, 4)),
+    "rnn_sigmoid_fa": (lambda: nn.RNN(4, 5, activation="sigmoid", feedback="fa", rng=0), (3, 6, 4)),
+    "temporal_linear": (lambda: nn.TemporalLinear(4, 3, rng=0), (2, 5, 4)),
+    "last_step": (lambda: nn.LastStep(), (2, 5, 4)),
+    "dann": (lambda: nn.DANN(6, 4, 2, rng=0), (5, 6)),
+}
 
 
 @pytest.mark.parametrize("name", sorted(FLOAT32_CASES))
@@ -244,7 +235,8 @@ def test_losses_keep_float32(rng):
         assert loss.dtype == np.float32 and grads["0.W"].dtype == np.float32
 
 
-@pytest.mark.parametrize("opt", [lambda: optim.SGD(0.1, weight_decay=1e-4), lambda: optim.Momentum(0.1),
+@pytest.mark.parametrize("opt", [lambda: optim.SGD(0.1, weight_decay=1e-4),
+                                 lambda: optim.Momentum(0.1, weight_decay=1e-4),
                                  lambda: optim.Adam(1e-3, weight_decay=1e-4)])
 def test_optimizers_keep_float32(opt, rng):
     p = {"W": to_device(rng.standard_normal((3, 2)).astype(np.float32))}

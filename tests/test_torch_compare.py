@@ -144,11 +144,11 @@ def test_softmax_cross_entropy_and_mse(rng):
 def test_optimizers_match_torch(which, rng):
     w0 = rng.standard_normal((4, 3))
     grads = [rng.standard_normal((4, 3)) for _ in range(5)]
-    ours = {"sgd": optim.SGD(0.1, weight_decay=0.01), "momentum": optim.Momentum(0.1, 0.9),
+    ours = {"sgd": optim.SGD(0.1, weight_decay=0.01), "momentum": optim.Momentum(0.1, 0.9, weight_decay=0.01),
             "adam": optim.Adam(0.01, beta1=0.8, beta2=0.99, weight_decay=0.01)}[which]
     wt = torch.tensor(w0.copy(), requires_grad=True)
     ref = {"sgd": lambda: torch.optim.SGD([wt], lr=0.1, weight_decay=0.01),
-           "momentum": lambda: torch.optim.SGD([wt], lr=0.1, momentum=0.9),
+           "momentum": lambda: torch.optim.SGD([wt], lr=0.1, momentum=0.9, weight_decay=0.01),
            "adam": lambda: torch.optim.Adam([wt], lr=0.01, betas=(0.8, 0.99), weight_decay=0.01)}[which]()
     w = to_device(w0.copy())
     for g in grads:
