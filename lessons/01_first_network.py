@@ -19,7 +19,7 @@ What to read
 
 What to change
     - ``hidden``, ``lr``, ``weight_decay``, ``epochs`` in ``SETTINGS``; try ``optim.Adam(1e-3)``.
-    - Add ``nn.BatchNorm(HIDDEN)`` after the first ``Linear`` and compare curves.
+    - Add ``nn.BatchNorm(hidden)`` after the first ``Linear`` and compare curves.
 
 Run
     python lessons/01_first_network.py            # default: ~1 minute on 2 CPU cores

@@ -17,7 +17,10 @@ What to read
 What to change
     - Break a layer yourself (for example drop the ``1 - h*h`` factor in
       ``minigrad/nn/rnn.py``) and run this lesson again.
-    - Set G to all ones in ``check`` and see the batchnorm bug slip through.
+    - See why the upstream gradient G must be random: set it to all ones in
+      ``check_layer`` (``minigrad/gradcheck.py``). Batchnorm's true input and gamma
+      gradients are then exactly zero, so the check compares zeros with rounding
+      noise and can no longer tell the correct layer from the broken one.
 
 Run
     python lessons/02_gradient_check.py [--smoke | --full]

@@ -87,7 +87,7 @@ def main():
     mean_unc = np.mean([per_layer[p]["uncorrected"] for p in layers], axis=0)
     mean_cor = np.mean([per_layer[p]["corrected"] for p in layers], axis=0)
     steps = np.array(per_layer[layers[0]]["step"])
-    w = max(1, cfg["window"] // cfg["measure_every"])          # window in measurements (~500 updates)
+    w = max(1, cfg["window"] // cfg["measure_every"])          # cfg['window'] updates, in measurements
 
     fig, axes = figure(1, 2, figsize=(12, 4))
     x = steps[w - 1:] / steps_per_epoch if len(steps) >= w else steps / steps_per_epoch

@@ -30,7 +30,8 @@ Run
     python lessons/13_dann_conv_rnn.py --smoke  # seconds; synthetic images if CIFAR-10 is absent
     python lessons/13_dann_conv_rnn.py --full   # 50,000 CIFAR images x 20 epochs, all MNIST digits x 20 epochs (hours)
 Learning rates are ours (SGD, momentum 0.9), chosen with a few short trials, not tuned.
-Data: ``python data_scripts/cifar10.py --from cifar10-images.tar.gz``; MNIST falls back to the embedded sample.
+Data: CIFAR-10 with ``python data_scripts/cifar10.py`` (or ``--from PATH`` for a local copy);
+MNIST falls back to the embedded sample.
 Outputs in outputs/13_dann_conv_rnn/: conv.png, rnn.png, metrics.json.
 """
 import numpy as np

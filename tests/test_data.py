@@ -222,7 +222,8 @@ def test_embedded_files_within_size_budget():
     assert total < 2_000_000
 
 
-@pytest.mark.skipif(not (SHARED / "mnist-subset").is_dir(), reason="../shared/datasets/mnist-subset is absent")
+@pytest.mark.skipif(not (SHARED / "mnist-subset").is_dir(),
+                    reason="needs the developers' offline MNIST subset (../shared/datasets)")
 def test_embedded_sample_matches_shared_subset():
     train = data.load_mnist(SHARED / "mnist-subset", "train")
     test = data.load_mnist(SHARED / "mnist-subset", "test")

@@ -357,7 +357,8 @@ def test_script_runs_from_checkout(tmp_path):
     assert data.load_mnist(tmp_path / "dest", "train")[0].shape == (30, 28, 28)
 
 
-@pytest.mark.skipif(not (SHARED / "mnist-subset").is_dir(), reason="../shared/datasets/mnist-subset is absent")
+@pytest.mark.skipif(not (SHARED / "mnist-subset").is_dir(),
+                    reason="needs the developers' offline MNIST subset (../shared/datasets)")
 def test_import_shared_mnist_subset(data_home):
     assert fetch.main("mnist", ["--from", str(SHARED / "mnist-subset"), "--quiet"]) == 0
     images, labels = data.load_mnist(split="train")

@@ -34,6 +34,11 @@ def test_lesson_smoke_run(path, tmp_path):
     assert os.path.exists(metrics), f"{name} wrote no metrics.json"
     with open(metrics) as f:
         assert json.load(f), "metrics.json is empty"
+    if name == "03_backend_switch":          # it times the benchmark's workloads on each backend
+        with open(metrics) as f:
+            timings = json.load(f)["timings"]
+        rows = timings[os.environ.get("MINIGRAD_BACKEND", "numpy")]["rows"]
+        assert rows and all(r["minigrad_ms"] > 0 for r in rows.values()), timings
     assert glob.glob(os.path.join(tmp_path, name, "*.png")), f"{name} wrote no plot"
     checkpoints = sorted(glob.glob(os.path.join(tmp_path, name, "checkpoints", "smoke_seed0", "*.npz")))
     if name == "02_gradient_check":          # the one lesson that trains nothing
@@ -49,5 +54,7 @@ def test_lesson_smoke_run(path, tmp_path):
     assert proc.returncode == 0, f"{name} --smoke --resume failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     with open(metrics) as f:
         again = json.load(f)
+    for m in (first, again):                 # timings are measured afresh on every run
+        m.pop("timings", None)
     assert json.dumps(again, sort_keys=True) == json.dumps(first, sort_keys=True)
     assert [os.stat(p).st_mtime_ns for p in checkpoints] == stamps
