@@ -18,16 +18,21 @@ What to change
     - ``depths``, ``lr`` in ``SETTINGS``; try ``feedback="bp"`` for the 8-layer net.
 
 Measured (default run, seed 0, 10 epochs, 5,000 images)
-    FA 3 layers 33.6% train / 32.0% best val; 3 layers + BN 36.3% / 35.2% (best);
-    8 layers 10.6% / 15.0% (at chance from epoch 2 on, its training loss
-    exploding from 2.4 to 2,700); 8 layers + BN 23.2% / 23.1% and still rising:
-    it trains, but had not caught up with the 3-layer net within 10 epochs.
+    FA 3 layers 34.3% train / 32.3% best val; 3 layers + BN 37.3% / 35.0% (best);
+    8 layers 11.2% / 15.7% (best in epoch 1, near chance, 8-14%, from epoch 2 on,
+    its training loss exploding from 2.4 to 1,540); 8 layers + BN 24.3% / 24.1%
+    and still rising: it trains, but had not caught up with the 3-layer net
+    within 10 epochs.
+    (Run of 2026-11-24, seed 0; numbers move by a point or two when a code change
+    reorders floating-point sums.)
 
 Run
     python lessons/05_fa_depth_batchnorm.py            # default: 5,000 images, 10 epochs per run (~2 minutes)
     python lessons/05_fa_depth_batchnorm.py --smoke    # seconds
     python lessons/05_fa_depth_batchnorm.py --full     # 10,000 images, 60 epochs per run
 All runs: plain SGD, lr 1e-2 (the paper's value), batch 100.
+Data: CIFAR-10, fetched once with ``python data_scripts/cifar10.py`` (``--smoke`` runs on
+synthetic images when it is not there).
 Outputs in outputs/05_fa_depth_batchnorm/: accuracy.png, alignment.png, metrics.json.
 """
 import numpy as np

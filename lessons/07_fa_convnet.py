@@ -24,20 +24,25 @@ What to change
       (try ``affine=False``).
 
 Measured (default run, seed 0, 15 epochs)
-    BP 96.5% train / 38.9% best val; FA 33.6% / 25.3%; BP + BN 99.7% / 40.2%;
-    FA + BN 75.2% / 35.6%. FA with batchnorm learns more slowly than BP but
+    BP 98.3% train / 39.4% best val; FA 28.7% / 27.8%; BP + BN 99.7% / 40.1%;
+    FA + BN 77.2% / 35.9%. FA with batchnorm learns more slowly than BP but
     clearly learns. FA without batchnorm barely does: its training accuracy
-    creeps up to 34%, its validation accuracy wanders between 17% and 25%, and
-    its training loss grows every epoch (16 -> 460: the scores blow up).
-    Batchnorm helps FA far more than BP. The FA updates of the two convolutions
-    stay near or beyond 90 degrees from the gradient (56-132 degrees without
-    batchnorm, 46-108 with it), so the convolutions barely align here (the
-    top Linear's update is the exact gradient, 0 degrees, as it must be).
+    creeps up to 30%, its validation accuracy wanders between 18% and 28%, and
+    its training loss grows in all but one epoch (16 -> 893: the scores blow up).
+    Batchnorm helps FA far more than BP. The convolutions' FA updates barely
+    align with the gradient (56-140 degrees without batchnorm, 60-123 with it):
+    the first conv's swing between 56 and 123 degrees (about 80 on average),
+    the second's stay near or beyond 90 (83-140). The top Linear's update is
+    the exact gradient, 0 degrees, as it must be.
+    (Run of 2026-11-24, seed 0; numbers move by a point or two when a code change
+    reorders floating-point sums.)
 
 Run
     python lessons/07_fa_convnet.py            # default: 1,000 images, 15 epochs per run (~2 minutes)
     python lessons/07_fa_convnet.py --smoke    # seconds
     python lessons/07_fa_convnet.py --full     # 1,000 images, 40 epochs per run
+Data: CIFAR-10, fetched once with ``python data_scripts/cifar10.py`` (``--smoke`` runs on
+synthetic images when it is not there).
 Outputs in outputs/07_fa_convnet/: accuracy.png, alignment.png, metrics.json.
 """
 import numpy as np

@@ -24,6 +24,8 @@ Measured (default run, seed 0, 30 epochs)
     epoch 30) and its reconstructions are digit-like but blurred, a few of them
     the wrong digit (in reconstructions.png a 4 comes back as a 9 and a 5 as a
     0); its filters are much noisier than BP's.
+    (Run of 2026-11-24, seed 0; the errors move a little when a code change
+    reorders floating-point sums.)
 
 Run
     python lessons/09_fa_autoencoder.py            # default: 5,000 digits, 30 epochs per run (~20 seconds)
