@@ -28,6 +28,17 @@ What to change
     - ``apply=False`` and train with ``DANNCorrections`` instead: the cosines
       are measured along the heuristic's own trajectory.
 
+Measured (default run, seed 0)
+    Mean cosine with the Fisher-corrected update over training, uncorrected
+    vs corrected gradient: layer 0 0.19 vs 0.53, layer 2 0.16 vs 0.64,
+    layer 4 0.15 vs 0.59, output layer 0.32 vs 0.34; mean 0.20 vs 0.52. The
+    corrected gradient's moving average stays above the uncorrected one for
+    100% of training (paper: throughout), most clearly in the hidden layers.
+    The Fisher-trained DANN reaches 100% training accuracy and 8.6% test
+    error after 10 epochs on 5,000 digits.
+    (Run of 2026-11-24, seed 0; numbers move a little when a code change
+    reorders floating-point sums.)
+
 Run
     python lessons/12_dann_fisher.py          # default: MNIST 5,000-digit subset, 10 epochs (~3-5 minutes)
     python lessons/12_dann_fisher.py --smoke  # seconds (embedded MNIST sample)

@@ -25,6 +25,16 @@ What to read
 What to change
     - the number of inhibitory filters (``N_INHIB``), or drop ``DANNCorrections``.
 
+Measured (default run, seed 0; test error after 4 epochs)
+    CIFAR-10, 4,000 images: conv net 55.4% test error (51.8% train), DANN
+    conv net 56.1% (47.6% train): within a point of each other, as in the
+    paper (21.08% vs 21.18% after 150 epochs of VGG16). Row-by-row MNIST,
+    5,000 digits: RNN 29.3% (22.0% train), DANN RNN 40.8% (34.6% train):
+    the recurrent DANN learns, but more slowly than the plain RNN at these
+    (untuned) learning rates; the paper has no recurrent numbers to compare.
+    (Run of 2026-11-24, seed 0; numbers move a little when a code change
+    reorders floating-point sums.)
+
 Run
     python lessons/13_dann_conv_rnn.py          # default: ~5 minutes (4,000 CIFAR images x 4 epochs; 5,000 MNIST digits x 4 epochs)
     python lessons/13_dann_conv_rnn.py --smoke  # seconds; synthetic images if CIFAR-10 is absent

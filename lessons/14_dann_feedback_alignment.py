@@ -29,6 +29,18 @@ What to read
 What to change
     - ``LR``; the feedback sign: make Bee, Bie signed (``buffers["Bee"] -= mean``).
 
+Measured (default run, seed 0, 8 epochs on 5,000 digits; test error)
+    MLP BP 4.98%, DANN BP 5.07%; DANN FA 7.31% (3.6% train), steadily
+    improving; MLP FA 30.6% at the end but 13.3% at its best (lr 0.05 makes
+    it jumpy). So a DANN with non-negative feedback learns with feedback
+    alignment. Its hidden layers' FA updates end 66-79 degrees from the true
+    gradient (MLP FA: 67-83), while the effective forward weights and
+    feedback (Wee - Wei Wie vs Bee - Wei Bie) stay within a degree of 90 in
+    the hidden layers: the updates align with the gradient without the
+    weights aligning with the feedback, as far as 8 epochs show.
+    (Run of 2026-11-24, seed 0; numbers move a little when a code change
+    reorders floating-point sums.)
+
 Run
     python lessons/14_dann_feedback_alignment.py          # default: MNIST 5,000 digits, 8 epochs (~1 minute)
     python lessons/14_dann_feedback_alignment.py --smoke  # seconds (embedded MNIST sample)
