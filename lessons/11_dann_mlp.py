@@ -36,6 +36,17 @@ What to change
     - ``LR`` below: try DANN nc at the corrected DANN's learning rate (it diverges
       or stalls: the inhibitory parameters get updates ~sqrt(ne) to d times too large).
 
+Measured (default run, seed 0; test error after 10 / 5 epochs)
+    MNIST (5,000 digits): MLP 4.96%, DANN 4.89%, DANN 1i 5.32%, DANN nc 28.0%,
+    ColumnEi 26.8%. Fashion-MNIST (20,000 images): MLP 15.3%, DANN 16.2%,
+    DANN 1i 15.9%, DANN nc 27.4%, ColumnEi 30.3%. The paper's ordering holds:
+    DANN and DANN 1i learn as fast as the MLP (MNIST training error 0%,
+    like the MLP's), while DANN without the corrections and ColumnEi lag far
+    behind at their learning rates. Errors are higher than the paper's 50
+    epochs on all data.
+    (Run of 2026-11-24, seed 0; numbers move a little when a code change
+    reorders floating-point sums.)
+
 Run (one thread on a shared 2-core CPU; a step of the DANN costs ~1.3x the MLP's)
     python lessons/11_dann_mlp.py          # default: reduced, ~10 minutes (see SETTINGS)
     python lessons/11_dann_mlp.py --smoke  # seconds; embedded MNIST sample / synthetic data
