@@ -29,11 +29,11 @@ Measured (default run, seed 0, 20 epochs)
     gradient falls from about 86-92 to 71-76 degrees in every hidden layer; the
     top layer's W turns from 90 to 79 degrees of its B (the hidden layers' W
     stay within a degree of 90 from their B).
-    --full (60 epochs, 5.5 minutes): BP 100% train, 46.0% best validation
-    (paper 100%, 47.8%); FA 84.9% train, 43.0% best validation (paper 75%,
-    46.2%); FA's update angles end at 59-62 degrees.
-    (Default run of 2026-11-24, seed 0; the --full numbers are from an earlier
-    run. Numbers move by a point or two when a code change reorders float sums.)
+    --full (60 epochs, about 4 minutes): BP 100% train, 45.8% best validation
+    (paper 100%, 47.8%); FA 84.5% train, 42.2% best validation (paper 75%,
+    46.2%); FA's update angles end at 57-62 degrees.
+    (Runs of 2026-11-24, seed 0. Numbers move by a point or two when a code
+    change reorders floating-point sums.)
 
 Run (seconds per epoch measured on a shared 2-core CPU, one thread)
     python lessons/04_fa_vs_bp_mlp.py            # default: 20 epochs each (~2 minutes)

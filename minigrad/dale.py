@@ -209,6 +209,8 @@ class CosineLRScaling:
     def __init__(self, model, min_cosine=0.99, xi=0.5, max_tries=12, enabled=True):
         if not 0 < xi < 1:
             raise ValueError(f"CosineLRScaling: xi must be in (0, 1), got {xi}")
+        if int(max_tries) < 0:
+            raise ValueError(f"CosineLRScaling: max_tries must be >= 0, got {max_tries}")
         self.min_cosine, self.xi, self.max_tries, self.enabled = min_cosine, xi, max_tries, enabled
         self.targets = _constrained(model)
         self.all_names = {prefix: [_key(prefix, k) for k in layer.params]

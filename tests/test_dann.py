@@ -543,6 +543,8 @@ def test_errors_name_the_problem():
         DANNRNN(3, 5, rng=0).forward(xp.ones((2, 4, 3), dtype=np.float32), h0=xp.zeros((2, 4), dtype=np.float32))
     with pytest.raises(ValueError, match="xi"):
         CosineLRScaling(Sequential(DANN(3, 2, 1)), xi=1.5)
+    with pytest.raises(ValueError, match="max_tries must be >= 0, got -1"):
+        CosineLRScaling(Sequential(DANN(3, 2, 1)), max_tries=-1)
     with pytest.raises(ValueError, match="no dense DANN"):
         FisherCorrection(Sequential(ColumnEi(3, 2)))
 
