@@ -41,7 +41,7 @@ import time
 
 import numpy as np
 
-from .backend import (describe, generator_state, make_rng, set_generator_state, to_device, to_float,
+from .backend import (DEFAULT_DTYPE, describe, generator_state, make_rng, set_generator_state, to_device, to_float,
                       to_numpy)
 from .nn.losses import softmax_cross_entropy
 
@@ -96,7 +96,7 @@ class Trainer:
         self.checkpoint, self.progress, self.accuracy = checkpoint, progress, accuracy
         self.rng = make_rng(rng)
         params = list(model.params.values())
-        self.dtype = dtype or (params[0].dtype if params else np.float32)
+        self.dtype = dtype or (params[0].dtype if params else DEFAULT_DTYPE)
         self._label_max = None                      # the largest class label, until the first step checks it
         self.X_train, self.y_train = self._to_device(data["X_train"], data["y_train"])
         self.X_val = self.y_val = None

@@ -44,7 +44,7 @@ that term). With w = 1 and m = c = mu this is the textbook batchnorm gradient.
 """
 import numpy as np
 
-from ..backend import to_device, xp
+from ..backend import DEFAULT_DTYPE, to_device, xp
 from .base import Layer
 
 STATS_MODES = ("batch", "running", "running_inclusive")
@@ -77,7 +77,7 @@ class BatchNorm(Layer):
         if affine:
             self._init_param("gamma", np.ones(num_features), dtype)
             self._init_param("beta", np.zeros(num_features), dtype)
-        dt = self.params["gamma"].dtype if affine else (dtype or np.float32)
+        dt = self.params["gamma"].dtype if affine else (dtype or DEFAULT_DTYPE)
         self.buffers["running_mean"] = to_device(np.zeros(num_features), dtype=dt)
         self.buffers["running_var"] = to_device(np.ones(num_features), dtype=dt)
 

@@ -23,7 +23,7 @@ belongs to the same feature map, so it shares the channel's sign.
 """
 import numpy as np
 
-from ..backend import make_rng, to_device
+from ..backend import DEFAULT_DTYPE, make_rng, to_device
 from .base import Layer
 
 
@@ -48,7 +48,7 @@ class MixedReLU(Layer):
         rng = make_rng(rng)
         self.num_features, self.negative_fraction = num_features, negative_fraction
         inhibitory = rng.random(num_features) < negative_fraction
-        self.buffers["sign"] = to_device(np.where(inhibitory, -1.0, 1.0), dtype=dtype or np.float32)
+        self.buffers["sign"] = to_device(np.where(inhibitory, -1.0, 1.0), dtype=dtype or DEFAULT_DTYPE)
 
     @property
     def sign(self):
