@@ -99,7 +99,8 @@ def main():
     fig, axes = figure(1, len(runs), figsize=(4 * len(runs), 3.6), sharey=True)
     for ax, (name, r) in zip(np.atleast_1d(axes), runs.items()):
         h = r["history"]
-        for key in sorted((k for k in h if k.startswith("grad_angle/")), key=lambda k: int(k.split("/")[1].split(".")[0])):
+        angle_keys = [k for k in h if k.startswith("grad_angle/")]
+        for key in sorted(angle_keys, key=lambda k: int(k.split("/")[1].split(".")[0])):
             ax.plot(np.arange(1, len(h[key]) + 1), h[key], label=key.split("/")[1])
         ax.axhline(90, color="gray", lw=0.8, ls=":")
         ax.set_title(name, fontsize=9), ax.set_xlabel("epoch"), ax.grid(alpha=0.3)

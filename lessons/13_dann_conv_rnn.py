@@ -36,7 +36,8 @@ Measured (default run, seed 0; test error after 4 epochs)
     reorders floating-point sums.)
 
 Run
-    python lessons/13_dann_conv_rnn.py          # default: ~5 minutes (4,000 CIFAR images x 4 epochs; 5,000 MNIST digits x 4 epochs)
+    python lessons/13_dann_conv_rnn.py          # default: ~5 minutes
+                                                # (4,000 CIFAR images x 4 epochs; 5,000 MNIST digits x 4 epochs)
     python lessons/13_dann_conv_rnn.py --smoke  # seconds; synthetic images if CIFAR-10 is absent
     python lessons/13_dann_conv_rnn.py --full   # 50,000 CIFAR images x 20 epochs, all MNIST digits x 20 epochs (hours)
 Learning rates are ours (SGD, momentum 0.9), chosen with a few short trials, not tuned.

@@ -152,7 +152,8 @@ def main():
 
     save_metrics(out, {"settings": cfg, "lr": {f"{a} {f}": v for (a, f), v in LR.items()}, "history": hist,
                        "paper": "none (beyond the paper)"})
-    print_table(["model", "lr", "train err %", "test err %", "best test err %", "final angle(FA update, gradient), degrees"], rows)
+    print_table(["model", "lr", "train err %", "test err %", "best test err %",
+                 "final angle(FA update, gradient), degrees"], rows)
 
 
 if __name__ == "__main__":

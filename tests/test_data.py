@@ -282,7 +282,8 @@ def test_cifar_batch_wrong_shape(tmp_path):
     for name in cifar.BATCHES["test"]:
         (path / name).write_bytes(pickle.dumps(bad, protocol=2))
     (path / "data_batch_1").write_bytes(b"")
-    with pytest.raises(ValueError, match=r"test_batch: expected b'data' as uint8 of shape \(N, 3072\), found uint8 \(2, 100\)"):
+    with pytest.raises(ValueError,
+                       match=r"test_batch: expected b'data' as uint8 of shape \(N, 3072\), found uint8 \(2, 100\)"):
         cifar.read_cifar10(path, "test")
 
 

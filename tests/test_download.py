@@ -116,7 +116,8 @@ def test_download_success(server, tmp_path, capsys):
 def test_checksum_mismatch_leaves_nothing(server, tmp_path):
     serve(server, "f.bin")
     dest = tmp_path / "f.bin"
-    with pytest.raises(ChecksumError, match=r"f.bin: downloaded 100000 bytes .* sha256 is [0-9a-f]{64}, expected 0{64}"):
+    with pytest.raises(ChecksumError,
+                       match=r"f.bin: downloaded 100000 bytes .* sha256 is [0-9a-f]{64}, expected 0{64}"):
         get(server, "f.bin", dest, "0" * 64)
     assert not dest.exists() and not (tmp_path / "f.bin.part").exists()
 
@@ -221,7 +222,8 @@ def test_download_dataset_tries_next_mirror(server, fake_mnist_spec, data_home):
 
 
 def test_download_dataset_all_mirrors_fail(server, fake_mnist_spec):
-    with pytest.raises(DownloadError, match=r"(?s)could not get train-images-idx3-ubyte.gz from any mirror.*--from PATH"):
+    with pytest.raises(DownloadError,
+                       match=r"(?s)could not get train-images-idx3-ubyte.gz from any mirror.*--from PATH"):
         fetch.download_dataset("mnist", retries=0, backoff=0, progress=False, mirrors=[server.url + "no/"])
 
 

@@ -28,7 +28,8 @@ def test_lesson_smoke_run(path, tmp_path):
                MINIGRAD_DATA=str(tmp_path / "no-data"))
     proc = subprocess.run([sys.executable, path, "--smoke"], env=env, capture_output=True, text=True,
                           timeout=300, cwd=ROOT)
-    assert proc.returncode == 0, f"{os.path.basename(path)} --smoke failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, \
+        f"{os.path.basename(path)} --smoke failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     name = os.path.basename(path)[:-3]
     metrics = os.path.join(tmp_path, name, "metrics.json")
     assert os.path.exists(metrics), f"{name} wrote no metrics.json"

@@ -39,7 +39,8 @@ def test_pinned_shapes():
 
 @pytest.mark.parametrize("build", [
     lambda fb, r: nn.Sequential(nn.Linear(6, 5, rng=r, feedback=fb), nn.ReLU(), nn.Linear(5, 4, rng=r, feedback=fb)),
-    lambda fb, r: nn.Sequential(nn.Conv2d(2, 3, 3, rng=r, feedback=fb), nn.Flatten(), nn.Linear(3, 2, rng=r, feedback=fb)),
+    lambda fb, r: nn.Sequential(nn.Conv2d(2, 3, 3, rng=r, feedback=fb), nn.Flatten(),
+                                nn.Linear(3, 2, rng=r, feedback=fb)),
     lambda fb, r: nn.Sequential(nn.RNN(3, 4, rng=r, feedback=fb), nn.TemporalLinear(4, 2, rng=r, feedback=fb)),
     lambda fb, r: nn.Sequential(nn.DANN(6, 5, 2, rng=r, feedback=fb), nn.DANN(5, 4, 1, rng=r, feedback=fb)),
 ], ids=["mlp", "cnn", "rnn", "dann"])

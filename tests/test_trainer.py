@@ -138,7 +138,8 @@ def test_resume_restores_random_streams(tmp_path):
 def test_resume_with_other_data_or_batches_is_a_clear_error(tmp_path):
     ck = str(tmp_path / "ck.npz")
     Trainer(mlp(), blobs(), optim.SGD(0.1), batch_size=50, epochs=1, progress=False, checkpoint=ck).fit()
-    with pytest.raises(ValueError, match=r"450 training examples in batches of 50; this Trainer has 450 in batches of 32"):
+    with pytest.raises(ValueError,
+                       match=r"450 training examples in batches of 50; this Trainer has 450 in batches of 32"):
         Trainer(mlp(), blobs(), optim.SGD(0.1), batch_size=32, progress=False, checkpoint=ck, resume=True)
     with pytest.raises(ValueError, match=r"450 training examples .* this Trainer has 300 "):
         Trainer(mlp(), blobs(n=400), optim.SGD(0.1), batch_size=50, progress=False, checkpoint=ck, resume=True)
