@@ -255,6 +255,20 @@ def test_import_idx_folder(tmp_path, data_home, gz, capsys):
     assert "Fashion-MNIST train: 30 images of 28x28 (the official train split has 60000)" in err
 
 
+@pytest.mark.parametrize("old_gz,new_gz", [(True, False), (False, True), (True, True)])
+def test_reimport_replaces_what_the_loader_reads(tmp_path, data_home, old_gz, new_gz, capsys):
+    """An earlier download (.gz) or import must not win over a fresh --from import."""
+    make_idx_files(data_home / "mnist", n_train=30, gz=old_gz)        # what an earlier run left
+    make_idx_files(tmp_path / "copy", n_train=40, n_test=10, gz=new_gz)
+    assert fetch.main("mnist", ["--from", str(tmp_path / "copy")]) == 0
+    assert data.load_mnist(split="train")[0].shape == (40, 28, 28)
+    assert data.load_mnist(split="test")[0].shape == (10, 28, 28)
+    names = sorted(f.name for f in (data_home / "mnist").iterdir())
+    assert names == sorted(f.name for f in (tmp_path / "copy").iterdir()), "older copies are removed"
+    if old_gz != new_gz:
+        assert "removed the earlier train-images-idx3-ubyte" in capsys.readouterr().err
+
+
 def test_import_rejects_truncated_file(tmp_path, data_home, capsys):
     make_idx_files(tmp_path / "copy")
     bad = tmp_path / "copy" / "t10k-images-idx3-ubyte.gz"
@@ -305,6 +319,32 @@ def test_import_cifar10_wrong_classes(tmp_path, data_home, capsys):
     assert fetch.main("cifar10", ["--from", str(archive)]) == 1
     assert "expected the CIFAR-10 class folders" in capsys.readouterr().err
     assert list((data_home / "cifar10").iterdir()) == []  # the .part was removed
+
+
+def test_cifar10_reimport_replaces_what_the_loader_reads(tmp_path, data_home):
+    """Batches from an earlier import must not win over a freshly imported image archive, nor the reverse."""
+    _official_cifar_tarball(tmp_path / "cifar-10-python.tar.gz")              # 3 images per batch
+    archive = _cifar_image_archive(tmp_path)                                   # 20 test images
+    assert fetch.main("cifar10", ["--from", str(tmp_path / "cifar-10-python.tar.gz"), "--quiet"]) == 0
+    assert data.load_cifar10(split="test")[0].shape == (3, 3, 32, 32)
+    assert fetch.main("cifar10", ["--from", str(archive), "--quiet"]) == 0
+    assert data.load_cifar10(split="test")[0].shape == (20, 3, 32, 32)
+    assert sorted(f.name for f in (data_home / "cifar10").iterdir()) == [
+        "cifar10-images.decoded.npz", "cifar10-images.tar.gz"]
+    assert fetch.main("cifar10", ["--from", str(tmp_path / "cifar-10-python.tar.gz"), "--quiet"]) == 0
+    assert data.load_cifar10(split="test")[0].shape == (3, 3, 32, 32)
+    assert sorted(f.name for f in (data_home / "cifar10").iterdir()) == ["cifar-10-batches-py"]
+
+
+def test_cifar10_image_folder_replacing_its_archive_keeps_its_own_cache(tmp_path, data_home):
+    """cifar10-images/ and cifar10-images.tar.gz share one cache name: removing the old one
+    must not delete the cache just written for the new one."""
+    archive = _cifar_image_archive(tmp_path)
+    assert fetch.main("cifar10", ["--from", str(archive), "--quiet"]) == 0
+    assert fetch.main("cifar10", ["--from", str(tmp_path / "imgs"), "--quiet"]) == 0
+    assert sorted(f.name for f in (data_home / "cifar10").iterdir()) == [
+        "cifar10-images", "cifar10-images.decoded.npz"]
+    assert data.load_cifar10(split="train")[0].shape == (20, 3, 32, 32)
 
 
 def _official_cifar_tarball(path):
