@@ -8,10 +8,14 @@ import hashlib
 import http.server
 import io
 import pickle
+import socket
 import subprocess
 import sys
 import tarfile
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +192,153 @@ def test_unreachable_server(tmp_path):
     with pytest.raises(DownloadError, match=r"after 2 attempts"):
         download_file(f"http://127.0.0.1:{port}/x", tmp_path / "x", retries=1, backoff=0, progress=False)
     assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------- servers that never answer, hosts that do not exist
+
+class _RawServer:
+    """A TCP server on 127.0.0.1 that answers connection i with ``replies[i]`` (bytes, or a
+    function of the request's Range header giving bytes), then keeps the connection open
+    without sending anything more: a server that stalls. It stops by itself after
+    ``lifetime`` seconds or when ``stop()`` is called; ``connections`` counts accepted ones."""
+
+    def __init__(self, replies, lifetime=15.0):
+        self.replies, self.connections, self.ranges = list(replies), 0, []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/f.bin"
+        self._stop, self._open = threading.Event(), []
+        self._deadline = time.monotonic() + lifetime
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed by stop()
+                break
+            self._open.append(conn)
+            try:
+                self._answer(conn)
+            except OSError:  # the client went away, or stop() closed the connection
+                pass
+        self.stop()
+
+    def _answer(self, conn):
+        conn.settimeout(2.0)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            data = conn.recv(4096)
+            if not data:
+                break
+            request += data
+        wanted = [line.split(b":", 1)[1].strip().decode() for line in request.split(b"\r\n")
+                  if line.lower().startswith(b"range:")]
+        self.ranges.append(wanted[0] if wanted else None)
+        reply = self.replies[min(self.connections, len(self.replies) - 1)]
+        self.connections += 1
+        conn.sendall(reply(self.ranges[-1]) if callable(reply) else reply)
+
+    def stop(self):
+        self._stop.set()
+        for conn in self._open:
+            conn.close()
+        self._sock.close()
+
+
+@pytest.fixture
+def raw_server():
+    servers = []
+
+    def start(*replies):
+        servers.append(_RawServer(replies))
+        return servers[-1]
+
+    yield start
+    for srv in servers:
+        srv.stop()
+
+
+HEADERS_ONLY = b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n"
+
+
+@pytest.mark.parametrize("reply", [b"", HEADERS_ONLY], ids=["accepts-then-silent", "headers-then-silent"])
+def test_server_that_never_answers_is_not_retried(raw_server, tmp_path, reply):
+    srv = raw_server(reply)
+    with pytest.raises(DownloadError, match=r"f.bin: the server sent nothing for 0.5 s"):
+        download_file(srv.url, tmp_path / "f.bin", retries=4, backoff=0, timeout=0.5, progress=False)
+    assert srv.connections == 1, "a server that sends nothing is given up at once, not tried 5 times"
+
+
+def test_transfer_that_stalls_after_some_bytes_is_resumed(raw_server, tmp_path):
+    payload = bytes(range(256)) * 4
+
+    def rest(wanted):
+        start = int(wanted.split("=")[1].rstrip("-"))
+        return (f"HTTP/1.0 206 Partial Content\r\nContent-Range: bytes {start}-{len(payload) - 1}/{len(payload)}"
+                f"\r\nContent-Length: {len(payload) - start}\r\n\r\n").encode() + payload[start:]
+
+    srv = raw_server(b"HTTP/1.0 200 OK\r\nContent-Length: 1024\r\n\r\n" + payload[:300], rest)
+    dest = download_file(srv.url, tmp_path / "f.bin", retries=2, backoff=0, timeout=0.5, progress=False)
+    assert dest.read_bytes() == payload
+    assert srv.ranges == [None, "bytes=300-"]  # the stall was retried and resumed
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """urlopen raising ``error`` for every URL (no request leaves this machine); records each
+    call's URL and timeout, and the back-off sleeps instead of sleeping."""
+    log = {"urls": [], "timeouts": [], "sleeps": []}
+
+    def install(error):
+        def urlopen(request, timeout=None):
+            log["urls"].append(request.full_url)
+            log["timeouts"].append(timeout)
+            raise error
+
+        monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+        monkeypatch.setattr(time, "sleep", log["sleeps"].append)
+        return log
+
+    return install
+
+
+def test_host_name_that_does_not_resolve_is_not_retried(no_network, capsys):
+    log = no_network(urllib.error.URLError(socket.gaierror(-2, "Name or service not known")))
+    assert fetch.main("mnist", ["--quiet"]) == 1
+    mirrors = fetch.DATASETS["mnist"]["mirrors"]
+    assert log["urls"] == [base + "train-images-idx3-ubyte.gz" for base in mirrors], "one try per mirror"
+    assert log["sleeps"] == []
+    err = capsys.readouterr().err
+    for base in mirrors:
+        assert base + "train-images-idx3-ubyte.gz: cannot resolve the host name" in err   # names the URL
+    assert "python data_scripts/mnist.py --from PATH" in err                             # and the way around it
+
+
+@pytest.mark.parametrize("error", [TimeoutError("timed out"), urllib.error.URLError(TimeoutError("timed out"))],
+                         ids=["no-response", "no-connection"])
+def test_silent_servers_cost_about_a_minute_at_most(no_network, capsys, error):
+    """The worst case of the real data scripts (default settings, every mirror): the seconds spent
+    waiting for answers plus backing off. It was 2 mirrors x (5 tries x 30 s + 15 s) = 330 s."""
+    log = no_network(error)
+    assert fetch.main("mnist", []) == 1
+    worst_case = sum(log["timeouts"]) + sum(log["sleeps"])
+    assert worst_case <= 60, f"{len(log['urls'])} tries, {log['timeouts']} s timeouts, {log['sleeps']} s sleeps"
+    err = capsys.readouterr().err
+    assert "ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz: the server sent nothing" in err
+    assert "--from PATH" in err
+
+
+def test_http_404_from_the_script_names_url_and_from(server, fake_mnist_spec, monkeypatch, capsys):
+    monkeypatch.setitem(fake_mnist_spec, "mirrors", [server.url + "gone/"])
+    assert fetch.main("mnist", ["--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert server.url + "gone/train-images-idx3-ubyte.gz: HTTP 404" in err
+    assert "python data_scripts/mnist.py --from PATH" in err
+    assert len(server.requests) == 1
 
 
 # ---------------------------------------------------------------- whole data sets
