@@ -258,8 +258,8 @@ def test_lateral_with_zero_steps_is_cwa(rng):
 
 def test_lateral_output_bounded_and_inhibition_only_lowers_it(rng):
     """Every step is a conductance-weighted average of -1, +1, e_r: z_t in [-1, 1]. The
-    interneurons only add conductance at -1, so z_t <= z_0 (a - l)/(b + l) <= a/b iff a + b >= 0,
-    true since a + b = G_r (1 + e_r) + 2 exc >= 0), and the layer's activity drops."""
+    interneurons only add conductance at -1, so z_t <= z_0: (a - l) / (b + l) <= a / b for l >= 0
+    iff a + b >= 0, and a + b = G_r (1 + e_r) + 2 exc >= 0. The layer's activity drops."""
     layer = LateralCWA(40, 30, n_lateral=6, steps=3, rng=8, init_std=2.0, rest_potential=0.0,
                        n_inhibitory=10)
     z = to_numpy(layer.forward(to_device(activities(rng, 64, 40), dtype=np.float32)))

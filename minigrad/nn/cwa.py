@@ -116,8 +116,8 @@ class CWA(Layer):
         init_std: standard deviation of the initial g; default Glorot normal,
             sqrt(2 / (D + M)), so that the conductances start close to 1.
         check_input_range: if True (default), ``forward`` raises ValueError, naming
-            the smallest value seen, when an input is below 0. False skips the
-            check (one ``min`` and a one-element host sync per call).
+            the smallest value seen, when an input is below 0. The check costs one
+            ``min`` and a one-element host sync per call; False skips it.
 
     Params: ``g`` (D, M), conductances G = max(1 + g, 0).
     Shapes: forward x (N, D) -> z (N, M), z in [-1, 1] for x >= 0.
