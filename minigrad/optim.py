@@ -8,21 +8,33 @@ where ``params`` and ``grads`` are dicts name -> array with the same keys
 (``model.params`` and ``model.grads``). Parameters are updated **in place**, so
 the layers see the new values; per-parameter state (velocities, moments) is
 kept in ``opt.state[name]``. ``opt.lr`` may be changed between steps (that is
-what the schedules do).
+what the schedules do); every value it is given, then or at construction, must
+be a finite number > 0 (a ``ValueError`` names the optimizer otherwise). The
+other hyperparameters are checked when the optimizer is built: momentum and
+Adam's betas in [0, 1), eps > 0, weight_decay >= 0.
 
 Schedules are called once per epoch::
 
     sched.step(epoch_loss)      # ReduceLROnPlateau reads the loss; StepLR ignores it
 """
 from .backend import xp
+from .nn.base import check_arg
 
 
 class Optimizer:
-    def __init__(self, lr):
-        if lr <= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
+    def __init__(self, lr, weight_decay=0.0):
         self.lr = lr
+        self.weight_decay = check_arg(self, "weight_decay", weight_decay, 0)
         self.state = {}
+
+    @property
+    def lr(self):
+        """The learning rate; setting it (a schedule, a lesson) checks it is a finite number > 0."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = check_arg(self, "lr", value, 0, low_open=True)
 
     def step(self, params, grads):
         for name, p in params.items():
@@ -37,8 +49,7 @@ class SGD(Optimizer):
     """p <- p - lr * (g + weight_decay * p)."""
 
     def __init__(self, lr=1e-2, weight_decay=0.0):
-        super().__init__(lr)
-        self.weight_decay = weight_decay
+        super().__init__(lr, weight_decay)
 
     def update(self, name, p, g):
         if self.weight_decay:
@@ -50,8 +61,8 @@ class Momentum(Optimizer):
     """Heavy-ball momentum:  v <- mu * v - lr * g;  p <- p + v."""
 
     def __init__(self, lr=1e-2, momentum=0.9, weight_decay=0.0):
-        super().__init__(lr)
-        self.momentum, self.weight_decay = momentum, weight_decay
+        super().__init__(lr, weight_decay)
+        self.momentum = check_arg(self, "momentum", momentum, 0, 1, high_open=True)
 
     def update(self, name, p, g):
         if self.weight_decay:
@@ -72,8 +83,10 @@ class Adam(Optimizer):
     """
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-        super().__init__(lr)
-        self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
+        super().__init__(lr, weight_decay)
+        self.beta1 = check_arg(self, "beta1", beta1, 0, 1, high_open=True)
+        self.beta2 = check_arg(self, "beta2", beta2, 0, 1, high_open=True)
+        self.eps = check_arg(self, "eps", eps, 0, low_open=True)
 
     def update(self, name, p, g):
         if self.weight_decay:
@@ -92,11 +105,26 @@ class Adam(Optimizer):
         p -= self.lr * m_hat / (xp.sqrt(v_hat) + self.eps)
 
 
+def check_optimizer(schedule, optimizer):
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{type(schedule).__name__}: expected a minigrad.optim optimizer as its first argument, "
+                        f"got {type(optimizer).__name__}")
+
+
 class StepLR:
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
+
+    Args:
+        optimizer: a ``minigrad.optim`` optimizer.
+        step_size: epochs between two changes, an integer >= 1.
+        gamma: the factor, a finite number > 0 (< 1 decays).
+    """
 
     def __init__(self, optimizer, step_size, gamma=0.1):
-        self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
+        check_optimizer(self, optimizer)
+        self.optimizer = optimizer
+        self.step_size = check_arg(self, "step_size", step_size, 1, integer=True)
+        self.gamma = check_arg(self, "gamma", gamma, 0, low_open=True)
         self.epoch = 0
 
     def step(self, loss=None):
@@ -116,13 +144,22 @@ class ReduceLROnPlateau:
     improvement of the (training) loss passed to ``step``.
 
     An epoch improves when loss < best * (1 - threshold).
+
+    Args:
+        optimizer: a ``minigrad.optim`` optimizer.
+        factor: the lr is divided by it, a finite number > 1.
+        patience: epochs without improvement before a division, an integer >= 0.
+        threshold: relative improvement that counts, in [0, 1).
+        min_lr: the lr is never divided below it, >= 0.
     """
 
     def __init__(self, optimizer, factor=10.0, patience=3, threshold=1e-4, min_lr=0.0):
-        if factor <= 1:
-            raise ValueError(f"ReduceLROnPlateau: factor must be > 1 (the lr is divided by it), got {factor}")
-        self.optimizer, self.factor, self.patience = optimizer, factor, patience
-        self.threshold, self.min_lr = threshold, min_lr
+        check_optimizer(self, optimizer)
+        self.optimizer = optimizer
+        self.factor = check_arg(self, "factor (the lr is divided by it)", factor, 1, low_open=True)
+        self.patience = check_arg(self, "patience", patience, 0, integer=True)
+        self.threshold = check_arg(self, "threshold", threshold, 0, 1, high_open=True)
+        self.min_lr = check_arg(self, "min_lr", min_lr, 0)
         self.best, self.bad_epochs = float("inf"), 0
 
     def step(self, loss):

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..backend import make_rng, xp
 from ..nn.activations import Sigmoid
-from ..nn.base import Layer, Sequential
+from ..nn.base import Layer, Sequential, check_arg
 from ..nn.linear import Linear
 
 KINDS = ("kl", "l1")
@@ -50,8 +50,8 @@ class ActivitySparsity(Layer):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"ActivitySparsity: kind must be one of {KINDS}, got {kind!r}")
-        if not 0 < target < 1:
-            raise ValueError(f"ActivitySparsity: target must be in (0, 1), got {target}")
+        weight = check_arg(self, "weight", weight, 0)
+        target = check_arg(self, "target", target, 0, 1, low_open=True, high_open=True)
         self.weight, self.target, self.kind = weight, target, kind
 
     def forward(self, x):

@@ -4,7 +4,7 @@ Each backward multiplies the upstream gradient by the local derivative f'(x),
 written in terms of what the forward pass kept.
 """
 from ..backend import device_rng, make_rng, xp
-from .base import Layer
+from .base import Layer, check_arg
 
 
 class ReLU(Layer):
@@ -69,9 +69,7 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p = p
+        self.p = check_arg(self, "p", p, 0, 1, high_open=True)
         self.rng = device_rng(make_rng(rng))
 
     def forward(self, x):

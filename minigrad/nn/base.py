@@ -12,21 +12,223 @@ A layer is an object with
   backward pass needs;
 - ``backward(dout)``: takes the upstream gradient (same shape as the output)
   and returns ``dx`` (same shape as ``x``);
-- ``train()`` / ``eval()``: switch ``self.training`` (used by batchnorm and dropout).
+- ``train()`` / ``eval()``: switch ``self.training`` (used by batchnorm and dropout);
+- ``astype(dtype)``: cast parameters and floating buffers to a floating dtype.
 
 Layers with no parameters have empty ``params`` and ``grads``.
+
+Checks every layer gets from this file, without a line of its own:
+
+- ``backward`` checks ``dout``. Every subclass's ``forward`` and ``backward``
+  are wrapped once, when the class is defined (``Layer.__init_subclass__``):
+  forward records the shape of the array it returned (no copy), and backward
+  raises a ``ValueError`` naming the layer, the expected and the given shape
+  unless ``dout`` has exactly that shape (NumPy would otherwise broadcast an
+  (N, 1) or (1, D) gradient silently), and a ``RuntimeError`` when no forward
+  has succeeded yet. Extra arguments (``RNN.forward(x, h0)``) pass through. A
+  forward that returns something without a shape is not checked. Only the
+  outermost call checks: a subclass's ``backward`` that calls
+  ``super().backward`` is checked once. A layer that runs other layers inside
+  (``Sequential``, ``TemporalLinear``, ``DataParallel``) checks its own output,
+  and each inner layer checks its own.
+- Constructors check their numeric arguments with ``check_arg`` (sizes are
+  positive integers, probabilities lie in their range, eps > 0, ...): a clear
+  error at construction instead of a NumPy error in the first forward.
+- ``astype`` and ``_init_param`` accept floating dtypes only (``TypeError``).
+
+A ``Sequential`` (or ``DataParallel``) has no dicts of its own: ``params`` and
+``buffers`` are views of its layers' dicts under names ``"<index>.<key>"``.
+Reading gives the layers' own arrays (an in-place update reaches the layer);
+``model.params["0.W"] = array`` replaces the entry in layer 0's own dict;
+names the layers do not have are refused (``KeyError``), as is removing one.
+``grads`` is a fresh dict of the layers' gradient arrays on each read (the
+Trainer's rules rewrite entries of their copy; a layer's gradient is what its
+``backward`` wrote). Replacing the whole attribute (``model.params = {...}``)
+raises ``AttributeError``: write entries instead, or set each layer's own.
 """
+import math
+import numbers
+import operator
+from collections.abc import MutableMapping
+from functools import wraps
+
+import numpy as np
+
 from ..backend import DEFAULT_DTYPE, to_device
+
+
+def check_arg(owner, name, value, low=None, high=None, *, integer=False, low_open=False, high_open=False):
+    """Return ``value`` if it is a finite number in the given range, else raise naming ``owner``.
+
+    The one argument check of every constructor (layers, optimizers, schedules).
+
+    Args:
+        owner: the object being built (its class names it in the message) or a name.
+        name: the argument's name, value: its value.
+        low, high: bounds, None for none; ``low_open`` / ``high_open`` exclude them.
+        integer: require an integer (Python or NumPy; bool and 3.0 are refused).
+    Returns:
+        the value as ``int`` (integer=True) or ``float``.
+    Raises:
+        TypeError for a non-number (or a non-integer where one is required),
+        ValueError for NaN, infinity or a value outside the range.
+    """
+    who = owner if isinstance(owner, str) else type(owner).__name__
+    kind = "an integer" if integer else "a finite number"
+    if low is not None and high is not None:
+        want = f"{kind} in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    elif low is not None:
+        want = f"{kind} {'>' if low_open else '>='} {low}"
+    elif high is not None:
+        want = f"{kind} {'<' if high_open else '<='} {high}"
+    else:
+        want = kind
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral if integer else numbers.Real):
+        raise TypeError(f"{who}: {name} must be {want}, got {value!r} ({type(value).__name__})")
+    value = operator.index(value) if integer else float(value)
+    if not (math.isfinite(value)
+            and (low is None or (value > low if low_open else value >= low))
+            and (high is None or (value < high if high_open else value <= high))):
+        raise ValueError(f"{who}: {name} must be {want}, got {value}")
+    return value
+
+
+def float_dtype(owner, dtype):
+    """``dtype`` as a NumPy dtype if it is a floating type, else a TypeError naming ``owner``."""
+    who = owner if isinstance(owner, str) else type(owner).__name__
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"{who}: parameters must have a floating dtype (float32, float64), got {dtype!r}")
+    return dt
+
+
+_NO_FORWARD = None          # Layer._out_shape before any (successful) forward
+_UNCHECKED = "unchecked"    # Layer._out_shape after a forward that returned no array
+
+
+def _recording_forward(forward):
+    """Wrap a subclass's forward: record the shape of what it returns (see the module docstring)."""
+    @wraps(forward)
+    def checked_forward(self, *args, **kwargs):
+        if type(self).forward is not checked_forward:     # called through super(): the outer one records
+            return forward(self, *args, **kwargs)
+        self._out_shape = _NO_FORWARD                       # a forward that raises leaves nothing to check
+        out = forward(self, *args, **kwargs)
+        self._out_shape = getattr(out, "shape", _UNCHECKED)
+        return out
+    return checked_forward
+
+
+def _checked_backward(backward):
+    """Wrap a subclass's backward: refuse a ``dout`` whose shape is not the forward output's."""
+    @wraps(backward)
+    def checked_backward(self, dout, *args, **kwargs):
+        if type(self).backward is checked_backward:         # the outermost call checks
+            expected = self._out_shape
+            name = type(self).__name__
+            if expected is _NO_FORWARD:
+                raise RuntimeError(f"{name}: backward called before forward (or after a forward that "
+                                   "failed); backward needs what forward keeps: run forward on the batch first")
+            if expected is not _UNCHECKED:
+                shape = getattr(dout, "shape", None)
+                if shape is None:
+                    raise TypeError(f"{name}: backward expected dout as an array of shape {tuple(expected)} "
+                                    f"(the shape forward returned), got {type(dout).__name__}")
+                if shape != expected:
+                    raise ValueError(f"{name}: backward expected dout of shape {tuple(expected)} (the shape "
+                                     f"forward returned), got {tuple(shape)}")
+        return backward(self, dout, *args, **kwargs)
+    return checked_backward
+
+
+class _StoreView(MutableMapping):
+    """The ``params`` (or ``buffers``) of a ``Sequential``: its layers' dicts under ``"<index>.<key>"`` names.
+
+    Reads return the layers' own arrays; ``view[name] = value`` writes into the
+    owning layer's dict. New names and deletions are refused.
+    """
+
+    def __init__(self, owner, attr, layers):
+        self._owner, self._attr, self._layers = owner, attr, layers
+
+    def _find(self, name):
+        """(the owning layer's dict, key) for a flat name, or (None, None)."""
+        head, sep, rest = name.partition(".") if isinstance(name, str) else ("", "", "")
+        if sep and head.isdigit() and int(head) < len(self._layers):
+            store = getattr(self._layers[int(head)], self._attr)
+            if rest in store:
+                return store, rest
+        return None, None
+
+    def _missing(self, name):
+        return KeyError(f"{self._owner}.{self._attr} has no entry {name!r} (its names: {', '.join(self)}); "
+                        "a layer's names are fixed by its constructor")
+
+    def __contains__(self, name):
+        return self._find(name)[0] is not None
+
+    def __getitem__(self, name):
+        store, key = self._find(name)
+        if store is None:
+            raise self._missing(name)
+        return store[key]
+
+    def __setitem__(self, name, value):
+        store, key = self._find(name)
+        if store is None:
+            raise self._missing(name)
+        store[key] = value
+
+    def __delitem__(self, name):
+        raise TypeError(f"{self._owner}.{self._attr}: entries cannot be removed through the model; "
+                        "change the layer's own dict")
+
+    def __iter__(self):
+        for i, layer in enumerate(self._layers):
+            for k in getattr(layer, self._attr):
+                yield f"{i}.{k}"
+
+    def __len__(self):
+        return sum(len(getattr(layer, self._attr)) for layer in self._layers)
+
+    def __repr__(self):
+        return repr(dict(self))
+
+
+def assembled(attr, get):
+    """A ``params``/``grads``/``buffers`` property that is read from other layers (``get(self)``).
+
+    Replacing the whole attribute raises (see the module docstring); ``Layer.__init__``
+    leaves such attributes alone.
+    """
+    def refuse(self, value):
+        raise AttributeError(f"{type(self).__name__}.{attr} is assembled from its layers' own dicts and cannot "
+                             f"be replaced: write entries (model.{attr}['0.W'] = array, or in place with [...]) "
+                             f"or set each layer's {attr}")
+    return property(get, refuse)
 
 
 class Layer:
     """Base class: parameter bookkeeping, mode switch and input checks."""
 
+    _out_shape = _NO_FORWARD     # shape of the last forward output, checked by backward
+
     def __init__(self):
-        self.params = {}
-        self.grads = {}
-        self.buffers = {}
+        for attr in ("params", "grads", "buffers"):
+            if not isinstance(getattr(type(self), attr, None), property):   # Sequential's are assembled
+                setattr(self, attr, {})
         self.training = True
+
+    def __init_subclass__(cls, **kwargs):
+        """Wrap the subclass's own forward and backward in the shape check (module docstring)."""
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            cls.forward = _recording_forward(cls.__dict__["forward"])
+        if "backward" in cls.__dict__:
+            cls.backward = _checked_backward(cls.__dict__["backward"])
 
     # --- protocol -----------------------------------------------------------
     def forward(self, x):
@@ -47,7 +249,8 @@ class Layer:
         return self
 
     def astype(self, dtype):
-        """Cast every parameter and floating buffer to ``dtype`` (in place); returns self."""
+        """Cast every parameter and floating buffer to a floating ``dtype`` (in place); returns self."""
+        dtype = float_dtype(self, dtype)
         for store in (self.params, self.buffers):
             for k, v in store.items():
                 if v.dtype.kind == "f":
@@ -62,7 +265,8 @@ class Layer:
     # --- helpers for subclasses ---------------------------------------------
     def _init_param(self, name, host_array, dtype):
         """Store a host-drawn initial value as a parameter on the active backend."""
-        self.params[name] = to_device(host_array, dtype=dtype or DEFAULT_DTYPE)
+        dtype = DEFAULT_DTYPE if dtype is None else float_dtype(self, dtype)
+        self.params[name] = to_device(host_array, dtype=dtype)
 
     def _check_input(self, x, ndim, what, **fixed):
         """Raise a clear error unless ``x`` is a floating array of the right shape.
@@ -91,10 +295,12 @@ class Layer:
 class Sequential(Layer):
     """Chain of layers; ``forward`` runs them in order, ``backward`` in reverse.
 
-    The model's parameters, gradients and buffers are exposed as flat dicts with
-    names ``"<index>.<key>"`` (``"0.W"``, ``"2.gamma"``). They are the layers'
-    own arrays, so an optimizer that updates ``model.params[k]`` in place
-    updates the layer.
+    The model's parameters, gradients and buffers are exposed under names
+    ``"<index>.<key>"`` (``"0.W"``, ``"2.gamma"``). They are the layers' own
+    arrays, so an optimizer that updates ``model.params[k]`` in place updates
+    the layer; ``params`` and ``buffers`` are views that also pass
+    ``model.params[k] = array`` on to the layer, ``grads`` is a fresh dict
+    (see the module docstring).
 
     Args:
         *layers: the layers, first to last.
@@ -133,11 +339,10 @@ class Sequential(Layer):
                 out[f"{i}.{k}"] = v
         return out
 
-    # params/grads/buffers are assembled on demand from the layers' own dicts;
-    # the setters only swallow Layer.__init__'s empty dicts.
-    params = property(lambda self: self._flat("params"), lambda self, _: None)
-    grads = property(lambda self: self._flat("grads"), lambda self, _: None)
-    buffers = property(lambda self: self._flat("buffers"), lambda self, _: None)
+    # assembled on demand from the layers' own dicts (module docstring)
+    params = assembled("params", lambda self: _StoreView("Sequential", "params", self.layers))
+    grads = assembled("grads", lambda self: self._flat("grads"))
+    buffers = assembled("buffers", lambda self: _StoreView("Sequential", "buffers", self.layers))
 
     def train(self):
         self.training = True
@@ -152,6 +357,7 @@ class Sequential(Layer):
         return self
 
     def astype(self, dtype):
+        dtype = float_dtype(self, dtype)
         for layer in self.layers:
             layer.astype(dtype)
         return self

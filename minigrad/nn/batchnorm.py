@@ -45,7 +45,7 @@ that term). With w = 1 and m = c = mu this is the textbook batchnorm gradient.
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE, to_device, xp
-from .base import Layer
+from .base import Layer, check_arg
 
 STATS_MODES = ("batch", "running", "running_inclusive")
 
@@ -70,8 +70,9 @@ class BatchNorm(Layer):
         super().__init__()
         if stats not in STATS_MODES:
             raise ValueError(f"{type(self).__name__}: stats must be one of {STATS_MODES}, got {stats!r}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got {momentum}")
+        num_features = check_arg(self, "num_features", num_features, 1, integer=True)
+        momentum = check_arg(self, "momentum", momentum, 0, 1)
+        eps = check_arg(self, "eps", eps, 0, low_open=True)
         self.num_features, self.affine = num_features, affine
         self.momentum, self.eps, self.stats = momentum, eps, stats
         if affine:
@@ -107,6 +108,9 @@ class BatchNorm(Layer):
             xm = x - m                                               # (N, D)
         else:
             n = x.shape[0]
+            if n == 0:               # the mean of no rows is NaN, and it would stay in the running statistics
+                raise ValueError(f"{type(self).__name__}: a training batch needs at least one example to "
+                                 "compute batch statistics, got an empty batch")
             mu = x.mean(axis=0)                                      # (D,)
             c = mu if self.stats == "batch" else run_mu              # centre of the variance
             xc = x - c                                               # (N, D)

@@ -36,7 +36,7 @@ maximum per window offset) instead of gathering every window;
 import numpy as np
 
 from ..backend import feedback_rng, make_rng, to_device, xp
-from .base import Layer
+from .base import Layer, check_arg
 from .linear import check_feedback
 
 
@@ -199,8 +199,15 @@ class Conv2d(Layer):
                  rng=None, weight_scale=None, feedback="bp", dtype=None):
         super().__init__()
         check_feedback("Conv2d", feedback)
-        rng = make_rng(rng)
+        in_channels = check_arg(self, "in_channels", in_channels, 1, integer=True)
+        out_channels = check_arg(self, "out_channels", out_channels, 1, integer=True)
         HH, WW = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+        HH, WW = (check_arg(self, "kernel_size", k, 1, integer=True) for k in (HH, WW))
+        stride = check_arg(self, "stride", stride, 1, integer=True)
+        padding = check_arg(self, "padding", padding, 0, integer=True)
+        if weight_scale is not None:
+            weight_scale = check_arg(self, "weight_scale", weight_scale, 0)
+        rng = make_rng(rng)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel = (int(HH), int(WW))
         self.stride, self.padding, self.feedback = int(stride), int(padding), feedback
@@ -284,8 +291,8 @@ class MaxPool2d(Layer):
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()
-        self.k = int(kernel_size)
-        self.stride = int(stride or kernel_size)
+        self.k = check_arg(self, "kernel_size", kernel_size, 1, integer=True)
+        self.stride = self.k if stride is None else check_arg(self, "stride", stride, 1, integer=True)
 
     def forward(self, x):
         """x: (N, C, H, W) -> out: (N, C, Ho, Wo), Ho = 1 + (H - k) // s."""

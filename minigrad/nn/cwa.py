@@ -68,7 +68,7 @@ lateral inhibitory interneurons, unrolled over a few time steps).
 import numpy as np
 
 from ..backend import make_rng, to_device, to_float, xp
-from .base import Layer
+from .base import Layer, check_arg
 
 EPS = 1e-6      # floor of the total conductance, as in the paper's code (supplement 6.1)
 
@@ -129,15 +129,15 @@ class CWA(Layer):
     def __init__(self, in_features, out_features, rng=None, dtype=None, n_inhibitory=None,
                  rest_conductance=1.0, rest_potential=-0.4, init_std=None, check_input_range=True):
         super().__init__()
+        in_features = check_arg(self, "in_features", in_features, 1, integer=True)
+        out_features = check_arg(self, "out_features", out_features, 1, integer=True)
         if n_inhibitory is None:
             n_inhibitory = in_features // 2
-        if not 0 <= n_inhibitory <= in_features:
-            raise ValueError(f"CWA: n_inhibitory must be between 0 and in_features={in_features}, "
-                             f"got {n_inhibitory}")
-        if not rest_conductance > 0:
-            raise ValueError(f"CWA: rest_conductance must be > 0, got {rest_conductance}")
-        if not -1.0 <= rest_potential <= 1.0:
-            raise ValueError(f"CWA: rest_potential must lie in [-1, 1], got {rest_potential}")
+        n_inhibitory = check_arg(self, "n_inhibitory", n_inhibitory, 0, in_features, integer=True)
+        rest_conductance = check_arg(self, "rest_conductance", rest_conductance, 0, low_open=True)
+        rest_potential = check_arg(self, "rest_potential", rest_potential, -1, 1)
+        if init_std is not None:
+            init_std = check_arg(self, "init_std", init_std, 0)
         rng = make_rng(rng)
         self.in_features, self.out_features = in_features, out_features
         self.n_inhibitory = int(n_inhibitory)

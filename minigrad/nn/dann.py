@@ -68,7 +68,7 @@ excitatory/inhibitory blocks in ``dale_groups`` for those rules.
 import numpy as np
 
 from ..backend import feedback_rng, make_rng, to_device, xp
-from .base import Layer
+from .base import Layer, check_arg
 from .linear import check_feedback
 
 EPS = 1e-8            # added to gamma (authors' code) so a zero inhibitory pathway cannot divide by 0
@@ -172,7 +172,8 @@ class DANN(Layer):
         super().__init__()
         check_feedback("DANN", feedback)
         rng = make_rng(rng)
-        self.in_features, self.ne, self.ni = int(in_features), int(n_excitatory), int(n_inhibitory)
+        self.in_features, self.ne, self.ni = (check_arg(self, name, v, 1, integer=True) for name, v in (
+            ("in_features", in_features), ("n_excitatory", n_excitatory), ("n_inhibitory", n_inhibitory)))
         self.feedback = feedback
         for name, value in dann_init(self.ne, self.ni, self.in_features, rng).items():
             self._init_param(name, value, dtype)
@@ -262,8 +263,12 @@ class ColumnEi(Layer):
                  dtype=None):
         super().__init__()
         rng = make_rng(rng)
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        self.n_inhibitory_in = int(n_inhibitory_in)
+        self.in_features = check_arg(self, "in_features", in_features, 1, integer=True)
+        self.out_features = check_arg(self, "out_features", out_features, 1, integer=True)
+        self.n_inhibitory_in = check_arg(self, "n_inhibitory_in", n_inhibitory_in, 0, self.in_features - 1,
+                                         integer=True)
+        if input_mean is not None:
+            input_mean = check_arg(self, "input_mean", input_mean)
         self.n_excitatory_in = self.in_features - self.n_inhibitory_in
         W, b = columnei_init(self.in_features, self.n_inhibitory_in, self.out_features, rng, input_mean)
         self._init_param("W", W, dtype)

@@ -23,7 +23,7 @@ Wei (Fe, Fi), alpha (Fi,), g (Fe,), b (Fe,); output (N, Fe, Ho, Wo).
 import numpy as np
 
 from ..backend import feedback_rng, make_rng, to_device, xp
-from .base import Layer
+from .base import Layer, check_arg
 from .conv import col2im, conv_output_size, im2col
 from .dann import dann_block_backward, dann_block_forward, dann_feedback_init, dann_init
 from .linear import check_feedback
@@ -55,8 +55,12 @@ class DANNConv2d(Layer):
         check_feedback("DANNConv2d", feedback)
         rng = make_rng(rng)
         HH, WW = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
-        self.in_channels, self.ne, self.ni = int(in_channels), int(n_excitatory), int(n_inhibitory)
-        self.kernel, self.stride, self.padding, self.feedback = (int(HH), int(WW)), int(stride), int(padding), feedback
+        HH, WW = (check_arg(self, "kernel_size", k, 1, integer=True) for k in (HH, WW))
+        self.in_channels, self.ne, self.ni = (check_arg(self, name, v, 1, integer=True) for name, v in (
+            ("in_channels", in_channels), ("n_excitatory", n_excitatory), ("n_inhibitory", n_inhibitory)))
+        stride = check_arg(self, "stride", stride, 1, integer=True)
+        padding = check_arg(self, "padding", padding, 0, integer=True)
+        self.kernel, self.stride, self.padding, self.feedback = (HH, WW), stride, padding, feedback
         d = self.in_channels * HH * WW
         init = dann_init(self.ne, self.ni, d, rng)
         init["Wee"] = init["Wee"].reshape(self.ne, self.in_channels, HH, WW)

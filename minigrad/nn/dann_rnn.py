@@ -30,7 +30,7 @@ as DANN blocks by ``minigrad.dale`` (``dale_groups`` lists both).
 import numpy as np
 
 from ..backend import feedback_rng, make_rng, to_device, xp
-from .base import Layer
+from .base import Layer, check_arg
 from .dann import dann_block_backward, dann_block_forward, dann_feedback_init, dann_init
 from .linear import check_feedback
 from .rnn import check_h0
@@ -62,9 +62,13 @@ class DANNRNN(Layer):
         super().__init__()
         check_feedback("DANNRNN", feedback)
         rng = make_rng(rng)
-        self.input_size, self.hidden_size, self.feedback = int(input_size), int(hidden_size), feedback
-        self.ni = int(n_inhibitory or max(1, hidden_size // 10))
-        self.ni_x = int(n_inhibitory_input or self.ni)
+        self.input_size = check_arg(self, "input_size", input_size, 1, integer=True)
+        self.hidden_size = check_arg(self, "hidden_size", hidden_size, 1, integer=True)
+        self.feedback = feedback
+        self.ni = (max(1, self.hidden_size // 10) if n_inhibitory is None
+                   else check_arg(self, "n_inhibitory", n_inhibitory, 1, integer=True))
+        self.ni_x = (self.ni if n_inhibitory_input is None
+                     else check_arg(self, "n_inhibitory_input", n_inhibitory_input, 1, integer=True))
         H, D = self.hidden_size, self.input_size
         rec = dann_init(H, self.ni, H, rng)
         inp = dann_init(H, self.ni_x, D, rng)

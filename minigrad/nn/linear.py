@@ -22,7 +22,7 @@ surrogate ``x @ B + b`` that the gradient checks test against.
 import numpy as np
 
 from ..backend import feedback_rng, make_rng, to_device, xp
-from .base import Layer
+from .base import Layer, check_arg
 
 FEEDBACK_MODES = ("bp", "fa")
 
@@ -54,6 +54,10 @@ class Linear(Layer):
                  feedback="bp", bias=True, dtype=None):
         super().__init__()
         check_feedback("Linear", feedback)
+        in_features = check_arg(self, "in_features", in_features, 1, integer=True)
+        out_features = check_arg(self, "out_features", out_features, 1, integer=True)
+        if weight_scale is not None:
+            weight_scale = check_arg(self, "weight_scale", weight_scale, 0)
         rng = make_rng(rng)
         self.in_features, self.out_features, self.feedback = in_features, out_features, feedback
         scale = np.sqrt(2.0 / in_features) if weight_scale is None else weight_scale

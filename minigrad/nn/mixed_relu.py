@@ -24,7 +24,7 @@ belongs to the same feature map, so it shares the channel's sign.
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE, make_rng, to_device
-from .base import Layer
+from .base import Layer, check_arg
 
 
 class MixedReLU(Layer):
@@ -43,8 +43,8 @@ class MixedReLU(Layer):
 
     def __init__(self, num_features, negative_fraction=0.5, rng=None, dtype=None):
         super().__init__()
-        if not 0 <= negative_fraction <= 1:
-            raise ValueError(f"MixedReLU: negative_fraction must be in [0, 1], got {negative_fraction}")
+        num_features = check_arg(self, "num_features", num_features, 1, integer=True)
+        negative_fraction = check_arg(self, "negative_fraction", negative_fraction, 0, 1)
         rng = make_rng(rng)
         self.num_features, self.negative_fraction = num_features, negative_fraction
         inhibitory = rng.random(num_features) < negative_fraction

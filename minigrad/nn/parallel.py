@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..backend import NAME, xp
 from .activations import Dropout
-from .base import Layer
+from .base import Layer, assembled
 from .batchnorm import BatchNorm
 
 try:
@@ -87,9 +87,9 @@ class DataParallel(Layer):
         self._blas = ThreadpoolController() if ThreadpoolController is not None else None
 
     # the wrapped model owns parameters, buffers and gradients
-    params = property(lambda self: self.model.params, lambda self, _: None)
-    grads = property(lambda self: self.model.grads, lambda self, _: None)
-    buffers = property(lambda self: self.model.buffers, lambda self, _: None)
+    params = assembled("params", lambda self: self.model.params)
+    grads = assembled("grads", lambda self: self.model.grads)
+    buffers = assembled("buffers", lambda self: self.model.buffers)
 
     def named_layers(self, prefix=""):
         yield from self.model.named_layers(prefix)

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..backend import feedback_rng, make_rng, to_device, xp
 from .activations import sigmoid
-from .base import Layer
+from .base import Layer, check_arg
 from .linear import check_feedback
 
 ACTIVATIONS = ("tanh", "sigmoid")
@@ -75,6 +75,8 @@ class RNN(Layer):
         if activation not in ACTIVATIONS:
             raise ValueError(f"RNN: activation must be one of {ACTIVATIONS}, got {activation!r}")
         check_feedback("RNN", feedback)
+        input_size = check_arg(self, "input_size", input_size, 1, integer=True)
+        hidden_size = check_arg(self, "hidden_size", hidden_size, 1, integer=True)
         rng = make_rng(rng)
         self.input_size, self.hidden_size = input_size, hidden_size
         self.activation, self.feedback = activation, feedback
@@ -185,6 +187,8 @@ class TemporalLinear(Layer):
     def __init__(self, in_features, out_features, rng=None, feedback="bp", dtype=None):
         super().__init__()
         from .linear import Linear
+        in_features = check_arg(self, "in_features", in_features, 1, integer=True)
+        check_arg(self, "out_features", out_features, 1, integer=True)
         self.inner = Linear(in_features, out_features, rng=rng, feedback=feedback,
                             weight_scale=1 / np.sqrt(in_features), dtype=dtype)
         self.params, self.grads, self.buffers = self.inner.params, self.inner.grads, self.inner.buffers
