@@ -49,7 +49,7 @@ next step, so learning is not stuck there.
 import numpy as np
 
 from ..backend import make_rng, xp
-from .base import Layer
+from .base import Layer, check_arg
 from .cwa import check_activities
 
 
@@ -75,8 +75,11 @@ class AbsNorm(Layer):
     def __init__(self, in_features, out_features, rest_conductance=1.0, rng=None, dtype=None,
                  init_std=None, check_input_range=True):
         super().__init__()
-        if not rest_conductance > 0:
-            raise ValueError(f"AbsNorm: rest_conductance must be > 0, got {rest_conductance}")
+        in_features = check_arg(self, "in_features", in_features, 1, integer=True)
+        out_features = check_arg(self, "out_features", out_features, 1, integer=True)
+        rest_conductance = check_arg(self, "rest_conductance", rest_conductance, 0, low_open=True)
+        if init_std is not None:
+            init_std = check_arg(self, "init_std", init_std, 0)
         rng = make_rng(rng)
         self.in_features, self.out_features = in_features, out_features
         self.rest_conductance = float(rest_conductance)

@@ -73,6 +73,7 @@ The ReLU's kink at z = 0 takes derivative 0 there (as ``nn.ReLU``).
 import numpy as np
 
 from ..backend import make_rng, xp
+from .base import check_arg
 from .cwa import CWA, EPS, check_activities, conductance
 
 
@@ -108,11 +109,8 @@ class LateralCWA(CWA):
                          init_std=init_std, check_input_range=check_input_range)
         if n_lateral is None:
             n_lateral = max(1, out_features // 5)
-        if int(n_lateral) != n_lateral or n_lateral < 1:
-            raise ValueError(f"LateralCWA: n_lateral must be a positive integer, got {n_lateral}")
-        if int(steps) != steps or steps < 0:
-            raise ValueError(f"LateralCWA: steps must be an integer >= 0, got {steps}")
-        self.n_lateral, self.steps = int(n_lateral), int(steps)
+        self.n_lateral = check_arg(self, "n_lateral", n_lateral, 1, integer=True)
+        self.steps = check_arg(self, "steps", steps, 0, integer=True)
         K, M = self.n_lateral, out_features
         std = np.sqrt(2.0 / (M + K)) if init_std is None else init_std
         self._init_param("g_in", std * rng.standard_normal((M, K)), dtype)
