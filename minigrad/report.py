@@ -48,6 +48,7 @@ from . import ledger
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LESSONS_DIR = os.path.join(REPO, "lessons")
 ENGINE = "engine"           # the section of lessons without a paper
+LESSON_COUNTS = ("ran", "failed", "not run", "no claims recorded", "claims malformed")
 TAIL_LINES = 20             # lines of output shown for a failed lesson
 
 # Words in a lesson's docstring that name its paper; the earliest one found wins
@@ -215,7 +216,9 @@ def summary(lessons):
         for c in lesson["claims"]:
             verdicts[c["verdict"]] += 1
     statuses = {s: sum(1 for x in lessons if x["status"] == s) for s in ("ran", "failed", "not run")}
-    statuses["no claims recorded"] = sum(1 for x in lessons if x["status"] == "ran" and not x["claims"])
+    statuses["no claims recorded"] = sum(1 for x in lessons if x["status"] == "ran" and not x["claims"]
+                                         and not x["claim_error"])
+    statuses["claims malformed"] = sum(1 for x in lessons if x["claim_error"])
     return {"claims": verdicts, "lessons": statuses, "n_claims": sum(verdicts.values()), "n_lessons": len(lessons)}
 
 
@@ -289,11 +292,12 @@ def write_html(path, lessons, generated):
            f'<p class="meta">Built {e(generated)} from each lesson\'s metrics.json. A verdict is computed '
            "from the rule stated with the claim; each row says under which run mode (smoke: a seconds-long "
            "check, default: minutes, full: the paper's setting) its number was measured.</p>",
-           '<table class="summary"><tr><th colspan="4">claims</th><th colspan="4">lessons</th></tr><tr>'
+           '<table class="summary"><tr><th colspan="4">claims</th><th colspan="5">lessons</th></tr><tr>'
            + "".join(f"<th>{_badge(v, VERDICT_COLOURS[v])}</th>" for v in ledger.VERDICTS)
-           + "<th>ran</th><th>failed</th><th>not run</th><th>ran, no claims recorded</th></tr><tr>"
+           + "<th>ran</th><th>failed</th><th>not run</th><th>ran, no claims recorded</th><th>claims malformed</th>"
+           + "</tr><tr>"
            + "".join(f"<td>{s['claims'][v]}</td>" for v in ledger.VERDICTS)
-           + "".join(f"<td>{s['lessons'][k]}</td>" for k in ("ran", "failed", "not run", "no claims recorded"))
+           + "".join(f"<td>{s['lessons'][k]}</td>" for k in LESSON_COUNTS)
            + "</tr></table>",
            f'<p class="meta">{s["n_claims"]} claims from {s["n_lessons"]} lessons.</p>']
     out.append("<ul>" + "".join(f'<li><a href="#{key}">{e(title)}</a></li>'
@@ -346,10 +350,10 @@ def write_markdown(path, lessons, generated):
         return str(text).replace("|", "\\|").replace("\n", " ")
     out = ["# minigrad reproduction report", "", f"Built {generated} from each lesson's metrics.json.", "",
            "| " + " | ".join(f"claims {v}" for v in ledger.VERDICTS)
-           + " | lessons ran | lessons failed | lessons not run | ran, no claims recorded |",
-           "|" + " --- |" * (len(ledger.VERDICTS) + 4),
+           + " | lessons ran | lessons failed | lessons not run | ran, no claims recorded | claims malformed |",
+           "|" + " --- |" * (len(ledger.VERDICTS) + len(LESSON_COUNTS)),
            "| " + " | ".join(str(s["claims"][v]) for v in ledger.VERDICTS) + " | "
-           + " | ".join(str(s["lessons"][k]) for k in ("ran", "failed", "not run", "no claims recorded")) + " |"]
+           + " | ".join(str(s["lessons"][k]) for k in LESSON_COUNTS) + " |"]
     for key, title, claims, members in sections(lessons):
         out += ["", f"## {title}", ""]
         if claims:
