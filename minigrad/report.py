@@ -253,13 +253,14 @@ td.num { white-space: nowrap; }
 .badge { display: inline-block; padding: .1em .55em; border-radius: 1em; color: white; font-weight: 600;
          font-size: .85em; white-space: nowrap; }
 .rule { color: #57606a; font-size: .85em; display: block; margin-top: .3em; }
-.cond { color: #57606a; font-size: .85em; margin: 0; padding-left: 1.1em; }
+td.cond { color: #57606a; font-size: .85em; max-width: 22em; }
 .summary td { text-align: center; font-size: 1.05em; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em; }
-figure { margin: 0; max-width: 100%; } figure img { max-width: 100%; max-height: 420px; border: 1px solid #d0d7de; }
+figure { margin: 0; max-width: 100%; } figure img { max-width: 100%; max-height: 300px; border: 1px solid #d0d7de; }
 figcaption { color: #57606a; font-size: .85em; }
 pre { background: #fff5f5; border: 1px solid #f1aeb5; padding: .6em; overflow-x: auto; font-size: .8em; }
 .status-ran { color: #1a7f37; } .status-failed { color: #c62828; font-weight: 600; } .status-not-run { color: #6e7781; }
+.status-malformed { color: #b06d00; }
 """
 
 
@@ -285,6 +286,7 @@ def _lesson_status(lesson):
 
 def write_html(path, lessons, generated):
     s = summary(lessons)
+    report_dir = os.path.dirname(path)
     e = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>minigrad reproduction report</title>", f"<style>{CSS}</style></head><body>",
@@ -312,8 +314,11 @@ def write_html(path, lessons, generated):
             for lesson, c in claims:
                 paper = "<br>".join(f"{e(k)}: {fmt_number(v)}" for k, v in c["paper_values"].items())
                 ours = "<br>".join(f"{e(k)}: {e(fmt_ours(v))}" for k, v in c["ours"].items())
-                cond = "".join(f"<li>{e(p)}</li>" for p in fmt_conditions(c["conditions"]))
+                cond = " · ".join(f"<b>{e(p)}</b>" if p.startswith("mode ") else e(p)
+                                  for p in fmt_conditions(c["conditions"]))
                 note = f"<br><i>{e(c['note'])}</i>" if c.get("note") else ""
+                smoke = ('<span class="rule"><i>smoke run: checks that the code runs, not evidence</i></span>'
+                         if c["conditions"].get("mode") == "smoke" else "")
                 out.append(
                     f'<tr id="{e(c["id"])}"><td><b>{e(c["where"])}</b> '
                     f'<span class="meta">({e(c["id"])}, lesson {lesson["number"]})</span><br>'
@@ -321,23 +326,28 @@ def write_html(path, lessons, generated):
                     f'<td class="num">{paper}<br><span class="meta">{e(c["unit"])}</span></td>'
                     f'<td class="num">{ours}</td>'
                     f'<td>{_badge(c["verdict"], VERDICT_COLOURS[c["verdict"]])}'
-                    f'<span class="rule">{e(c["rule"]["text"])}</span></td>'
-                    f'<td><ul class="cond">{cond}</ul></td></tr>')
+                    f'<span class="rule">{e(c["rule"]["text"])}</span>{smoke}</td>'
+                    f'<td class="cond">{cond}</td></tr>')
             out.append("</table>")
         elif key != ENGINE:
             out.append("<p><i>" + ("No claims recorded for this paper yet." if members
                                    else "No lesson reproduces this paper yet.") + "</i></p>")
         for lesson in members:
-            status_class = "status-" + lesson["status"].replace(" ", "-")
+            status_class = "status-malformed" if lesson["claim_error"] else \
+                "status-" + lesson["status"].replace(" ", "-")
+            log = lesson["run"].get("log")
+            link = (f' <a class="meta" href="{e(log)}">output log</a>'
+                    if log and os.path.isfile(os.path.join(report_dir, log)) else "")
             out.append(f'<h3 id="lesson-{lesson["number"]}">{e(lesson["name"])} '
-                       f'<span class="{status_class}">· {e(_lesson_status(lesson))}</span></h3>')
+                       f'<span class="{status_class}">· {e(_lesson_status(lesson))}</span>{link}</h3>')
             if lesson["status"] == "failed":
                 out.append(f'<pre>{e(lesson["tail"] or "(no output)")}</pre>')
             if lesson["claim_error"]:
                 out.append(f'<pre>{e(lesson["claim_error"])}</pre>')
             if lesson["figures"]:
                 out.append('<div class="figs">' + "".join(
-                    f'<figure><img src="figures/{e(lesson["name"])}/{e(f)}" alt="{e(lesson["name"])}: {e(f)}">'
+                    f'<figure><a href="figures/{e(lesson["name"])}/{e(f)}">'
+                    f'<img src="figures/{e(lesson["name"])}/{e(f)}" alt="{e(lesson["name"])}: {e(f)}"></a>'
                     f"<figcaption>{e(f)}</figcaption></figure>" for f in lesson["figures"]) + "</div>")
     out.append("</body></html>")
     _write_text(path, "\n".join(out))
@@ -424,8 +434,11 @@ class _Display:
         self.drawn = 0
 
     def event(self, text):
-        if not self.tty:
-            print(text, file=self.stream, flush=True)
+        """A lasting line (a lesson started or ended), printed above the live lines on a terminal."""
+        if self.tty and self.drawn:
+            self.stream.write(f"\x1b[{self.drawn}A\x1b[J")
+            self.drawn = 0
+        print(text, file=self.stream, flush=True)
 
     def draw(self, running, done, failed):
         if not self.tty:

@@ -276,6 +276,8 @@ def test_run_logs_failures_and_goes_on(tmp_path):
     assert built["90_ok"]["status"] == "ran" and built["90_ok"]["mode"] == "smoke"
     assert built["91_broken"]["status"] == "failed"
     assert "RuntimeError: the data set is missing" in built["91_broken"]["tail"]
+    page = (out / "report" / "index.html").read_text()
+    assert "RuntimeError: the data set is missing" in page and 'href="runs/91_broken.log"' in page
 
 
 def test_cli_refuses_bad_options(capsys):
