@@ -73,6 +73,15 @@ def git_commit(path=_PACKAGE_DIR):
         return None
 
 
+def _plain(v):
+    """A setting as JSON can hold it: numbers, strings, booleans, None and lists of them; else its str."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return str(v)
+
+
 def data_used(name, source, n_train=None, n_val=None, n_test=None, fallback=False, note=""):
     """One data set a lesson used: what it is, where it came from, how many examples of each split.
 
@@ -103,7 +112,7 @@ def collect(args, data=(), clock=None, train_s=None, eval_s=None, seeds=None):
         ISO 8601), wall_time_s ({phase: seconds, "total": sum}), data.
     """
     from . import __version__, backend
-    settings = {k: v for k, v in sorted(vars(args).items())} if args is not None else {}
+    settings = {k: _plain(v) for k, v in sorted(vars(args).items())} if args is not None else {}
     wall = dict(clock.seconds) if clock is not None else {}
     if train_s is not None:
         wall["train"] = train_s

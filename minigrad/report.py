@@ -121,7 +121,8 @@ def read_lesson(name, outputs, report_dir, lessons_dir=LESSONS_DIR):
               "mode": run.get("mode"), "date": None, "tail": "", "provenance": None}
     metrics = _read_json(metrics_path) if os.path.isfile(metrics_path) else None
     metrics_time = os.path.getmtime(metrics_path) if metrics is not None else None
-    failed_later = run.get("returncode") not in (None, 0) and (metrics_time is None or run.get("finished", 0) >= metrics_time)
+    failed_later = run.get("returncode") not in (None, 0) and \
+        (metrics_time is None or run.get("finished", 0) >= metrics_time)
     if failed_later:
         lesson["status"] = "failed"
         lesson["tail"] = run.get("tail") or tail(os.path.join(report_dir, "runs", name + ".log"))
@@ -570,7 +571,7 @@ def main(argv=None):
     s = summary(lessons)
     print(f"report: {os.path.join(report_dir, 'index.html')} (and index.md): {s['n_claims']} claims "
           + ", ".join(f"{n} {v}" for v, n in s["claims"].items())
-          + f"; lessons: " + ", ".join(f"{n} {k}" for k, n in s["lessons"].items()))
+          + "; lessons: " + ", ".join(f"{n} {k}" for k, n in s["lessons"].items()))
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
     return 1 if failed else 0

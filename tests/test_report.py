@@ -6,7 +6,6 @@ import json
 import os
 import re
 import struct
-import sys
 import zlib
 
 import pytest
@@ -133,7 +132,7 @@ def test_claim_refuses_bad_construction():
 # ---------------------------------------------------------------------------------------------
 
 def test_provenance_records_how_numbers_were_made(tmp_path):
-    args = argparse.Namespace(seed=1, mode="default", out=None, resume=False)
+    args = argparse.Namespace(seed=1, mode="default", out=tmp_path, resume=False, only=("04", 11))
     clock = provenance.Clock()
     with clock("train"):
         pass
@@ -146,6 +145,7 @@ def test_provenance_records_how_numbers_were_made(tmp_path):
                 "device", "date", "wall_time_s", "data"):
         assert key in p, key
     assert p["seed"] == 1 and p["mode"] == "default" and p["settings"]["resume"] is False
+    assert p["settings"]["out"] == str(tmp_path) and p["settings"]["only"] == ["04", 11]
     assert set(p["wall_time_s"]) == {"train", "eval", "total"}
     assert p["data"][0]["fallback"] is True and p["data"][0]["n_test"] == 500
     json.dumps(p)                                    # JSON-ready as it is
