@@ -28,8 +28,10 @@ per running lesson (elapsed time, a bar when an earlier run of the same mode
 gives its expected length, and the lesson's latest output line) and an overall
 bar.
 
-Measured ``--jobs`` speedup (2-core machine shared with other users at the
-time, so indicative only): see docs/report.md.
+Measured ``--jobs 2`` against ``--jobs 1`` on ``--run smoke`` of all 14 lessons,
+on this 2-core machine while it was shared with other users (load average 4 to
+11): 0.90x and 1.24x in two alternating pairs, 6% saved overall, i.e. no
+speedup measurable on an overloaded machine (details in docs/report.md).
 """
 import argparse
 import ast
