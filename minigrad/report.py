@@ -283,7 +283,8 @@ def _lesson_status(lesson):
         return text
     if lesson["status"] == "failed":
         mode = lesson["run"].get("mode")
-        return f"failed (--{mode} run)" if mode else "failed"
+        word = "interrupted" if lesson["run"].get("interrupted") else "failed"
+        return f"{word} (--{mode} run)" if mode else word
     return "not run"
 
 
@@ -505,36 +506,51 @@ def run_lessons(names, mode, jobs=1, outputs=None, report_dir=None, lessons_dir=
     flag = {"smoke": ["--smoke"], "default": [], "full": ["--full"]}[mode]
     waiting, running, results = list(names), {}, {}
     display = _Display(len(names), stream)
-    while waiting or running:
-        while waiting and len(running) < max(1, jobs):
-            name = waiting.pop(0)
-            log = os.path.join(runs_dir, name + ".log")
-            previous = _read_json(os.path.join(runs_dir, name + ".json")) or {}
-            expected = previous.get("seconds") if previous.get("mode") == mode and previous.get("returncode") == 0 \
-                else None
-            cmd = [sys.executable, os.path.join(lessons_dir, name + ".py")] + flag
-            with open(log, "w") as f:
-                proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-            running[name] = {"proc": proc, "start": time.time(), "log": log, "expected": expected, "cmd": cmd}
-            display.event(f"start  {name} ({mode})")
+
+    def finish(name, code, interrupted=False):
+        job, end = running.pop(name), time.time()
+        record = {"lesson": name, "mode": mode, "returncode": code, "command": " ".join(job["cmd"][1:]),
+                  "started": job["start"], "finished": end, "seconds": round(end - job["start"], 1),
+                  "log": os.path.relpath(job["log"], os.path.dirname(runs_dir)),
+                  "tail": tail(job["log"]) + ("\n(interrupted: stopped by Ctrl-C)" if interrupted else "")
+                  if code else "", "interrupted": interrupted}
+        _write_text(os.path.join(runs_dir, name + ".json"), json.dumps(record, indent=2))
+        results[name] = record
+        failed = sum(1 for r in results.values() if r["returncode"])
+        word = "done  " if code == 0 else "STOPPED" if interrupted else "FAILED"
+        display.event(f"{word} {name} in {fmt_seconds(record['seconds'])}"
+                      f" [{len(results)}/{len(names)}{f', {failed} failed' if failed else ''}]")
+
+    try:
+        while waiting or running:
+            while waiting and len(running) < max(1, jobs):
+                name = waiting.pop(0)
+                log = os.path.join(runs_dir, name + ".log")
+                previous = _read_json(os.path.join(runs_dir, name + ".json")) or {}
+                expected = previous.get("seconds") \
+                    if previous.get("mode") == mode and previous.get("returncode") == 0 else None
+                cmd = [sys.executable, os.path.join(lessons_dir, name + ".py")] + flag
+                with open(log, "w") as f:
+                    proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+                running[name] = {"proc": proc, "start": time.time(), "log": log, "expected": expected, "cmd": cmd}
+                display.event(f"start  {name} ({mode})")
+            for name, job in list(running.items()):
+                code = job["proc"].poll()
+                if code is not None:
+                    finish(name, code)
+            display.draw(running, len(results), sum(1 for r in results.values() if r["returncode"]))
+            if running:
+                time.sleep(poll)
+    except KeyboardInterrupt:                  # stop the running lessons, keep what finished, report
         for name, job in list(running.items()):
-            code = job["proc"].poll()
-            if code is None:
-                continue
-            end = time.time()
-            record = {"lesson": name, "mode": mode, "returncode": code, "command": " ".join(job["cmd"][1:]),
-                      "started": job["start"], "finished": end, "seconds": round(end - job["start"], 1),
-                      "log": os.path.relpath(job["log"], os.path.dirname(runs_dir)),
-                      "tail": tail(job["log"]) if code else ""}
-            _write_text(os.path.join(runs_dir, name + ".json"), json.dumps(record, indent=2))
-            results[name] = record
-            del running[name]
-            failed = sum(1 for r in results.values() if r["returncode"])
-            display.event(f"{'done  ' if code == 0 else 'FAILED'} {name} in {fmt_seconds(record['seconds'])}"
-                          f" [{len(results)}/{len(names)}{f', {failed} failed' if failed else ''}]")
-        display.draw(running, len(results), sum(1 for r in results.values() if r["returncode"]))
-        if running:
-            time.sleep(poll)
+            job["proc"].terminate()
+            try:
+                code = job["proc"].wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                job["proc"].kill()
+                code = job["proc"].wait()
+            finish(name, code if code else -2, interrupted=True)
+        raise
     display.clear()
     return results
 
@@ -567,7 +583,13 @@ def main(argv=None):
                 p.error(f"--only: no lesson {', '.join(unknown)}; lessons are {', '.join(n[:2] for n in every)}")
         print(f"running {len(chosen)} lesson(s) in {args.run} mode, {args.jobs} at a time; "
               f"logs in {os.path.join(report_dir, 'runs')}/", file=sys.stderr)
-        results = run_lessons(chosen, args.run, args.jobs, outputs, report_dir)
+        try:
+            results = run_lessons(chosen, args.run, args.jobs, outputs, report_dir)
+        except KeyboardInterrupt:
+            build(outputs, report_dir)
+            print(f"interrupted; the report shows what finished: {os.path.join(report_dir, 'index.html')}",
+                  file=sys.stderr)
+            return 130
         failed = [n for n, r in results.items() if r["returncode"]]
     lessons = build(outputs, report_dir)
     s = summary(lessons)
