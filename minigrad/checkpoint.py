@@ -144,8 +144,9 @@ def mark_ended(path, reason):
     """
     if path and os.path.exists(path):
         arrays, meta = read(path)
-        meta["ended"] = reason
-        write(path, arrays, meta)
+        if meta.get("ended") != reason:
+            meta["ended"] = reason
+            write(path, arrays, meta)
 
 
 # ------------------------------------------------------------------ fingerprint
@@ -274,8 +275,11 @@ def _say(key, old, new):
 def differences(saved, now):
     """Sentences naming what differs between two fingerprints (details of a changed layer list or
     optimizer type are left out: the list or the type is named instead)."""
+    def same(a, b):                      # a NaN setting equals itself
+        return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+
     keys = list(now) + [k for k in saved if k not in now]
-    diff = [k for k in keys if saved.get(k) != now.get(k)]
+    diff = [k for k in keys if not same(saved.get(k), now.get(k))]
     skip = set()
     if "model" in diff:
         skip.add("layer ")
