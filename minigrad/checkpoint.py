@@ -5,8 +5,10 @@ Read this file on its own; the training loop (``trainer.py``) only calls
 
 A checkpoint is one ``.npz`` file (loaded with ``allow_pickle=False``) holding
 
-- arrays: ``param/<name>``, ``buffer/<name>``, ``best/<name>`` (the best
-  epoch's parameters; left out while the best epoch is the last one),
+- arrays: ``param/<name>``, ``buffer/<name>`` (left out while a buffer is as
+  built, e.g. a fixed feedback matrix: the fingerprint holds its hash, and the
+  resumed model must have built the same), ``best/<name>`` (the best epoch's
+  parameters; left out while the best epoch is the last one),
   ``opt/<name>/<key>`` (optimizer state), ``rule/<i>/<key>`` (rule state);
 - ``meta``: JSON with the epoch, histories, generators, schedule, the run's
   target number of epochs, whether it ended early (the loss became NaN), and
@@ -201,6 +203,10 @@ def settings(obj):
     return out
 
 
+def _sha(a):
+    return "sha " + hashlib.sha256(np.ascontiguousarray(to_numpy(a)).tobytes()).hexdigest()[:16]
+
+
 def _data_fingerprint(X):
     """Shape, dtype and a hash of up to 64 evenly spaced examples (host copy of a few rows only)."""
     step = max(1, len(X) // 64)
@@ -214,10 +220,12 @@ def fingerprint(trainer):
     layers = list(trainer.model.named_layers())
     fp["model"] = ", ".join(f"{name}:{type(layer).__name__}" for name, layer in layers)
     for name, layer in layers:
-        key = f"layer {name}"
+        key = f"layer {name or '(the model)'}"
         fp[key] = type(layer).__name__
         for k, v in layer.params.items():
             fp[f"{key}.{k}"] = f"{tuple(v.shape)} {v.dtype}"
+        for k, v in layer.buffers.items():          # as built: fixed feedback matrices, initial statistics
+            fp[f"{key}.buffer {k}"] = f"{tuple(v.shape)} {v.dtype} {_sha(v)}"
         for k, v in settings(layer).items():
             fp[f"{key}.{k}"] = v
         if getattr(layer, "feedback", None) is not None:
@@ -257,6 +265,9 @@ def _say(key, old, new):
         return (f"the lesson file changed since this checkpoint ({old} -> {new}): "
                 "its results would be reported from the old code")
     group, _, attr = key.partition(".")
+    if attr.startswith("buffer "):
+        return (f"{group}'s buffer {attr[7:]} was built as {old}, is {new} (a fixed matrix drawn from "
+                "another seed?)")
     if group.startswith(("layer ", "rule ")):
         if not attr:
             return f"{group} was {old}, is {new}"
@@ -311,14 +322,28 @@ def check_resumable(path, meta, fp):
 
 
 # ------------------------------------------------------------------ the trainer's state
+def _built_buffers(trainer):
+    """Buffer name -> its fingerprint when the Trainer was built. A buffer unchanged since then
+    (a fixed feedback matrix) is not saved: the fingerprint check makes sure a resumed model has it."""
+    out = {}
+    for name, layer in trainer.model.named_layers():
+        for k in layer.buffers:
+            full = f"{name}.{k}" if name else k
+            out[full] = trainer.fingerprint.get(f"layer {name or '(the model)'}.buffer {k}")
+    return out
+
+
 def trainer_state(trainer):
     """Everything needed to resume ``trainer``, as host arrays and a JSON-able meta dict."""
     t = trainer
     arrays = {}
     for k, v in t.model.params.items():
         arrays["param/" + k] = to_numpy(v)
+    built = _built_buffers(t)
     for k, v in t.model.buffers.items():
-        arrays["buffer/" + k] = to_numpy(v)
+        host = to_numpy(v)
+        if built.get(k) != f"{tuple(v.shape)} {v.dtype} {_sha(host)}":
+            arrays["buffer/" + k] = host          # changed since built (running statistics): saved
     best_is_last = t.best_epoch == t.epoch
     if not best_is_last:
         for k, v in (t.best_params or {}).items():

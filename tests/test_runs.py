@@ -59,6 +59,18 @@ def test_resume_with_another_feedback_mode_or_depth_is_refused(tmp_path):
     assert "the model was [0:Linear], is [0:Linear, 1:ReLU, 2:Linear]" in msg
 
 
+def test_a_checkpoint_without_fingerprint_is_refused(tmp_path):
+    t = run(tmp_path)
+    arrays, meta = t.state()
+    del meta["fingerprint"]                              # as an older minigrad wrote them
+    ckpt.write(str(tmp_path / "ck.npz"), arrays, meta)
+    assert "records no fingerprint" in refusal(tmp_path)
+    run(tmp_path, model=nn.Linear(10, 3, rng=0), checkpoint=str(tmp_path / "one.npz"))
+    with pytest.raises(CheckpointError, match=r"layer \(the model\) was out_features=3, is 4"):
+        Trainer(nn.Linear(10, 4, rng=0), blobs(), optim.SGD(0.1), batch_size=50, progress=False,
+                checkpoint=str(tmp_path / "one.npz"), resume=True)
+
+
 def test_resume_with_other_rule_settings_or_schedule_is_refused(tmp_path):
     class Clip:
         def __init__(self, max_norm):
@@ -324,6 +336,22 @@ def test_checkpoints_keep_the_best_params_only_when_they_are_not_the_last(tmp_pa
     t.save_checkpoint(str(tmp_path / "ck2.npz"))
     with np.load(tmp_path / "ck2.npz") as z:
         assert any(k.startswith("best/") for k in z.files)
+
+
+def test_fixed_feedback_matrices_are_checked_not_stored(tmp_path):
+    def fa(seed):
+        return nn.Sequential(nn.Linear(10, 16, rng=seed, feedback="fa"), nn.BatchNorm(16), nn.ReLU(),
+                             nn.Linear(16, 3, rng=seed + 1, feedback="fa"))
+
+    run(tmp_path, model=fa(0), epochs=2)
+    with np.load(tmp_path / "ck.npz") as z:
+        saved = {k for k in z.files if k.startswith("buffer/")}
+    assert saved == {"buffer/1.running_mean", "buffer/1.running_var"}      # changed while training: kept
+    msg = refusal(tmp_path, model=fa(5))
+    assert "layer 0's buffer B was built as" in msg and "another seed" in msg
+    resumed = Trainer(fa(0), blobs(), optim.SGD(0.1), batch_size=50, epochs=2, progress=False,
+                      checkpoint=str(tmp_path / "ck.npz"), resume=True)
+    assert resumed.epoch == 2
 
 
 # ---------------------------------------------------------------- lesson command lines and folders
