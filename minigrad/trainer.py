@@ -37,7 +37,6 @@ Update rules are objects with any of these methods (all optional):
 
 - ``attach(trainer)``: once, when the Trainer is built (model, optimizer, rules
   and schedule set); may raise to refuse a combination the rule cannot handle;
-
 - ``before_step(trainer)``: after backward, before the optimizer; read/modify
   ``trainer.grads`` (a dict name -> array that the optimizer will use);
 - ``after_step(trainer)``: after the optimizer; modify ``trainer.model.params``
@@ -47,6 +46,11 @@ Update rules are objects with any of these methods (all optional):
 - ``state_dict()`` / ``load_state_dict(state)``: what the rule carries from step
   to step (running averages, records, its random stream) as a dict name ->
   array or JSON-able value, saved in checkpoints and restored on resume.
+
+A rule's settings enter the checkpoint's fingerprint when it keeps its
+constructor arguments as attributes of the same name (``self.max_norm = max_norm``):
+resuming with other settings is then refused. Layers, optimizers and schedules
+are fingerprinted the same way.
 """
 import numbers
 import os
@@ -254,41 +258,39 @@ class Trainer:
         self.model.train()
         if self.checkpoint and (self.epoch == 0 or not os.path.exists(self.checkpoint)):
             self.save_checkpoint(self.checkpoint)     # a good state to fall back on
-        while self.epoch < self.epochs:
-            start = time.perf_counter()
-            self.progress.start_epoch()
-            order = to_device(self.rng.permutation(n))
-            loss_sum, correct = 0.0, 0
-            for s in range(steps):
-                idx = order[s * self.batch_size:(s + 1) * self.batch_size]
-                xb, yb = self.X_train[idx], self.y_train[idx]
-                loss, scores = self.train_step(xb, yb)
-                loss_value = to_float(loss)
-                if not np.isfinite(loss_value):
-                    self._stop(lambda: self.guard.step(loss_value, s))
-                self.loss_steps.append(loss_value)
-                loss_sum += loss_value * len(idx)
-                if self.accuracy:
-                    correct = correct + (scores.argmax(axis=1) == yb).sum()  # on the device: no sync
-                self.progress.step(self.epoch + 1, self.epochs, s + 1, steps, loss_value)
-            self._end_epoch(loss_sum / n, to_float(correct) / n if self.accuracy else float("nan"), start)
+        try:
+            while self.epoch < self.epochs:
+                self._epoch(n, steps)
+        except FloatingPointError:                    # a guard stopped the run: it ended, it was not interrupted
+            if self.checkpoint:
+                ckpt.mark_ended(self.checkpoint, "the loss became NaN or inf")
+            raise
         return self.history
 
-    def _stop(self, check):
-        """Run a guard that raises; the checkpoint (last good state) is marked as an ended run first."""
-        try:
-            check()
-        except FloatingPointError as e:
-            if self.checkpoint:
-                ckpt.mark_ended(self.checkpoint, str(e))
-            raise
+    def _epoch(self, n, steps):
+        start = time.perf_counter()
+        self.progress.start_epoch()
+        order = to_device(self.rng.permutation(n))
+        loss_sum, correct = 0.0, 0
+        for s in range(steps):
+            idx = order[s * self.batch_size:(s + 1) * self.batch_size]
+            xb, yb = self.X_train[idx], self.y_train[idx]
+            loss, scores = self.train_step(xb, yb)
+            loss_value = to_float(loss)
+            self.guard.step(loss_value, s)
+            self.loss_steps.append(loss_value)
+            loss_sum += loss_value * len(idx)
+            if self.accuracy:
+                correct = correct + (scores.argmax(axis=1) == yb).sum()  # on the device: no sync
+            self.progress.step(self.epoch + 1, self.epochs, s + 1, steps, loss_value)
+        self._end_epoch(loss_sum / n, to_float(correct) / n if self.accuracy else float("nan"), start)
 
     def _end_epoch(self, train_loss, train_acc, start):
         if self.X_val is not None:
             val_loss, val_acc = self.evaluate(self.X_val, self.y_val)
         else:
             val_loss, val_acc = float("nan"), float("nan")
-        self._stop(lambda: self.guard.epoch_end(train_loss, val_loss))
+        self.guard.epoch_end(train_loss, val_loss)
         h = self.history
         h["train_loss"].append(train_loss)
         h["train_acc"].append(train_acc)
