@@ -21,6 +21,12 @@ from minigrad.trainer import Trainer
 from test_trainer import blobs, mlp
 
 
+@pytest.fixture(autouse=True)
+def _keep_excepthook(monkeypatch):
+    """parse_args installs a hook printing refusals in one line; keep it out of the test process."""
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+
+
 def run(tmp_path, model=None, opt=None, epochs=1, **kw):
     kw.setdefault("checkpoint", str(tmp_path / "ck.npz"))
     t = Trainer(model or mlp(), kw.pop("data", None) or blobs(), opt or optim.SGD(0.1), epochs=epochs,
