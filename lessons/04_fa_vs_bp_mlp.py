@@ -86,7 +86,7 @@ def main():
             monitor.initial(model)
             rules.append(monitor)
         trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9), batch_size=cfg["batch"],
-                          epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=args.mode != "smoke",
+                          epochs=cfg["epochs"], rng=args.seed, rules=rules,
                           checkpoint=checkpoint_path(out, args, feedback), resume=args.resume)
         h = histories[feedback] = trainer.fit()
         results[feedback] = {"final_train_acc": h["train_acc"][-1], "max_train_acc": max(h["train_acc"]),

@@ -79,7 +79,7 @@ def main():
             name = f"FA {depth} layers{' + BN' if batchnorm else ''}"
             model = build_mlp(cfg["hidden"], depth, batchnorm, args.seed + 1)
             trainer = Trainer(model, data, optim.SGD(cfg["lr"]), batch_size=cfg["batch"], epochs=cfg["epochs"],
-                              rng=args.seed, rules=[AlignmentMonitor(*probe)], progress=False,
+                              rng=args.seed, rules=[AlignmentMonitor(*probe)],
                               checkpoint=checkpoint_path(out, args, name), resume=args.resume)
             try:
                 h = trainer.fit()

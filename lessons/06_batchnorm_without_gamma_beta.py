@@ -84,10 +84,10 @@ def lr_for(base_lr, batch):
     return base_lr * batch / 100
 
 
-def train(model, data, lr, batch, epochs, seed, progress, checkpoint, resume):
+def train(model, data, lr, batch, epochs, seed, checkpoint, resume):
     """Train; a run whose loss blows up counts as diverged (chance accuracy from then on)."""
     trainer = Trainer(model, data, optim.Momentum(lr, momentum=0.9), batch_size=batch, epochs=epochs,
-                      rng=seed, progress=progress, checkpoint=checkpoint, resume=resume)
+                      rng=seed, checkpoint=checkpoint, resume=resume)
     try:
         h = trainer.fit()
         diverged = False
@@ -102,7 +102,6 @@ def main():
     cfg = SETTINGS[args.mode]
     rng = np.random.default_rng(args.seed)
     data = cifar10_subset(args, cfg["n_train"], cfg["n_val"], rng)
-    verbose = args.mode != "smoke"
 
     # ---- part 1: gamma/beta on or off, batch statistics
     part1 = {}
@@ -110,7 +109,7 @@ def main():
         name = "BN with gamma, beta" if affine else "BN without gamma, beta"
         print(f"--- part 1: {name}")
         h, div = train(build(cfg["hidden"], args.seed + 1, affine), data, lr_for(cfg["lr"], cfg["batch"]),
-                       cfg["batch"], cfg["epochs"], args.seed, verbose,
+                       cfg["batch"], cfg["epochs"], args.seed,
                        checkpoint_path(out, args, name), args.resume)
         part1[name] = {"history": h, "diverged": div, "final_train_acc": h["train_acc"][-1] if h["train_acc"] else 0,
                        "best_val_acc": max(h["val_acc"], default=0.0)}
@@ -131,7 +130,7 @@ def main():
                 continue                 # a batch of one has zero variance: the batch mode needs N >= 2
             for mom in (cfg["momenta"] if stats != "batch" else (0.9,)):
                 model = build(cfg["hidden"], args.seed + 1, False, stats, mom)
-                h, div = train(model, data, lr_for(cfg["lr"], batch), batch, cfg["grid_epochs"], args.seed, False,
+                h, div = train(model, data, lr_for(cfg["lr"], batch), batch, cfg["grid_epochs"], args.seed,
                                checkpoint_path(out, args, f"{stats}_batch{batch}_momentum{mom}"), args.resume)
                 row = {"stats": stats, "batch": batch, "momentum": mom, "diverged": div,
                        "train_acc": h["train_acc"][-1] if h["train_acc"] and not div else 0.1,

@@ -87,7 +87,7 @@ def main():
             model = build_convnet(cfg["channels"], feedback, batchnorm, args.seed + 1)
             rules = [AlignmentMonitor(*probe)] if feedback == "fa" else []
             trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9), batch_size=cfg["batch"],
-                              epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=False,
+                              epochs=cfg["epochs"], rng=args.seed, rules=rules,
                               checkpoint=checkpoint_path(out, args, name), resume=args.resume)
             h = trainer.fit()
             runs[name] = {"history": h, "final_train_acc": h["train_acc"][-1], "best_val_acc": max(h["val_acc"]),

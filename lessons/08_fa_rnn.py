@@ -97,7 +97,7 @@ def main():
         model = build_rnn(cfg["hidden"], feedback, args.seed + 1)
         rules = [AlignmentMonitor(*probe)] if feedback == "fa" else []
         trainer = Trainer(model, data, optim.Momentum(lr, momentum=0.9), batch_size=cfg["batch"],
-                          epochs=cfg["epochs"], rng=args.seed, rules=rules, progress=False,
+                          epochs=cfg["epochs"], rng=args.seed, rules=rules,
                           checkpoint=checkpoint_path(out, args, name), resume=args.resume)
         try:
             h = trainer.fit()

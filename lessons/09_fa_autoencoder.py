@@ -80,7 +80,7 @@ def main():
         loss_fn = AutoencoderLoss(model)
         trainer = Trainer(model, {"X_train": X, "y_train": X, "X_val": X_val, "y_val": X_val},
                           optim.Momentum(cfg["lr"], momentum=0.9), loss_fn=loss_fn, batch_size=cfg["batch"],
-                          epochs=cfg["epochs"], rng=args.seed, accuracy=False, progress=False,
+                          epochs=cfg["epochs"], rng=args.seed, accuracy=False,
                           checkpoint=checkpoint_path(out, args, feedback), resume=args.resume)
         h = trainer.fit()
         model.eval()

@@ -101,7 +101,7 @@ def main():
             rule = SignConstraint(model, mode=mode or "synapse", rng=args.seed + 2, enabled=mode is not None)
             opt = optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"])
             trainer = Trainer(model, data, opt, batch_size=cfg["batch"], epochs=cfg["long_epochs"],
-                              rng=args.seed, rules=[rule], progress=False,
+                              rng=args.seed, rules=[rule],
                               checkpoint=checkpoint_path(out, args, name), resume=args.resume)
             try:
                 h = trainer.fit()
@@ -137,7 +137,7 @@ def main():
         name = "FA + BN(no gamma/beta) + " + ("ReLU" if activation == "relu" else "Mixed-ReLU")
         model = build_mlp(cfg["mixed_hidden"], "fa", args.seed + 1, activation, batchnorm=True)
         trainer = Trainer(model, data, optim.Momentum(cfg["mixed_lr"], momentum=0.9), batch_size=cfg["batch"],
-                          epochs=cfg["mixed_epochs"], rng=args.seed, progress=False,
+                          epochs=cfg["mixed_epochs"], rng=args.seed,
                           checkpoint=checkpoint_path(out, args, name), resume=args.resume)
         h = trainer.fit()
         mixed_runs[name] = {"history": h, "final_train_acc": h["train_acc"][-1], "best_val_acc": max(h["val_acc"])}

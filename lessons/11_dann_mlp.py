@@ -147,7 +147,7 @@ def main():
             model, rules = build(name, cfg, pixel_mean, args.seed + 1)
             trainer = Trainer(model, data, optim.SGD(LR[dataset][name]), batch_size=cfg["batch"],
                               epochs=cfg["epochs"][dataset], rng=args.seed, rules=rules,
-                              progress=args.mode != "smoke", eval_batch_size=2000,
+                              eval_batch_size=2000,
                               checkpoint=checkpoint_path(out, args, f"{dataset}_{name}"), resume=args.resume)
             h = trainer.fit()
             histories[dataset][name] = h

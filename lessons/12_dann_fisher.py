@@ -86,7 +86,7 @@ def main():
     fisher = FisherCorrection(model, apply=True, measure_every=cfg["measure_every"], rng=args.seed)
     trainer = Trainer(model, data, optim.SGD(LR), loss_fn=fisher.loss_fn, batch_size=BATCH,
                       epochs=cfg["epochs"], rng=args.seed, rules=[fisher, DaleProjection(model)],
-                      progress=args.mode != "smoke", eval_batch_size=2000,
+                      eval_batch_size=2000,
                       checkpoint=checkpoint_path(out, args, "dann_fisher"), resume=args.resume)
     h = trainer.fit()
 

@@ -108,7 +108,7 @@ def rnn_net(kind, hidden, rng):
 def train(kind, model, data, epochs, batch, args, out):
     rules = [DANNCorrections(model), DaleProjection(model)] if kind.startswith("dann") else []
     trainer = Trainer(model, data, optim.Momentum(LR[kind], momentum=0.9), batch_size=batch, epochs=epochs,
-                      rng=args.seed, rules=rules, progress=args.mode != "smoke", eval_batch_size=500,
+                      rng=args.seed, rules=rules, eval_batch_size=500,
                       checkpoint=checkpoint_path(out, args, kind), resume=args.resume)
     return trainer.fit()
 

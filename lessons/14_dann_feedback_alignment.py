@@ -120,7 +120,7 @@ def main():
         if fb == "fa":
             rules.append(Monitor(data["X_train"][:500], data["y_train"][:500]))
         trainer = Trainer(model, data, optim.SGD(LR[(arch, fb)]), batch_size=32, epochs=cfg["epochs"],
-                          rng=args.seed, rules=rules, progress=args.mode != "smoke", eval_batch_size=2000,
+                          rng=args.seed, rules=rules, eval_batch_size=2000,
                           checkpoint=checkpoint_path(out, args, name), resume=args.resume)
         h = hist[name] = trainer.fit()
         last = {k.split("/", 1)[1]: round(v[-1], 1) for k, v in h.items() if k.startswith("grad_angle/")}

@@ -8,15 +8,26 @@ Every lesson is ``python lessons/NN_name.py [--smoke | --full] [--seed S]``:
 - default: the lesson's real experiment in a few minutes on 2 CPU cores;
 - ``--full``: the paper-scale setting.
 
-Results go to ``outputs/NN_name/`` (or ``$MINIGRAD_OUTPUTS/NN_name/``): PNG plots
-and a ``metrics.json``, each written atomically (temporary file, then rename).
-Every training run of a lesson also keeps a checkpoint after each epoch in
-``outputs/NN_name/checkpoints/<mode>_seed<S>/``; after an interrupt (Ctrl-C, a lost session), the
-same command with ``--resume`` continues each run from its last finished epoch
-(finished runs are read back, not trained again), so nothing already computed is lost.
-Only this module and plotting touch the host side of results.
+Results go to ``outputs/NN_name/`` (or ``$MINIGRAD_OUTPUTS/NN_name/``, or
+``<--out>/NN_name/``: two lessons never share a folder): PNG plots and a
+``metrics.json``, each written atomically (temporary file, then rename; a failed
+write leaves no temporary file, and those of killed processes are removed on the
+next run). ``--tag NAME`` runs a variant (say, after editing a line as an
+exercise) into ``NN_name-NAME/`` beside the default's, with the tag in every
+figure title.
+
+Every training run of a lesson keeps one checkpoint (the last epoch, with the
+best epoch's parameters inside) in ``NN_name/checkpoints/<mode>_seed<S>/``; after
+an interrupt (Ctrl-C, a lost session), the same command with ``--resume``
+continues each run from its last finished epoch (finished runs are read back,
+not trained again), so nothing already computed is lost. A run never starts over
+an unfinished run's checkpoint unless given ``--resume`` (continue it) or
+``--fresh`` (replace it); resuming refuses a checkpoint made by other code or
+settings (see ``minigrad/checkpoint.py``). Refusals print as one message, not a
+traceback. Only this module and plotting touch the host side of results.
 """
 import argparse
+import io
 import json
 import os
 import sys
@@ -24,30 +35,76 @@ import sys
 import numpy as np
 
 from .backend import describe, to_numpy
+from .checkpoint import CheckpointError, atomic_write, remove_stale_temps
+
+_TAGS = {}                      # output folder -> the --tag of the run writing there (for figure titles)
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
+def _tag(text):
+    if not text or not all(c.isalnum() or c in "-_." for c in text) or text.startswith("."):
+        raise argparse.ArgumentTypeError(f"use letters, digits, '-', '_' and '.' only, got {text!r}")
+    return text
+
+
+def _one_line_refusals(kind, value, tb):
+    """Print a refused run (a CheckpointError) as its message, without a traceback."""
+    if issubclass(kind, CheckpointError):
+        print(f"error: {value}", file=sys.stderr)
+    else:
+        sys.__excepthook__(kind, value, tb)
 
 
 def parse_args(description, argv=None):
-    """Parse --smoke/--full/--seed/--out/--resume. Returns an argparse Namespace with ``mode``."""
+    """Parse --smoke/--full/--seed/--out/--tag/--resume/--fresh. Returns an argparse Namespace with ``mode``.
+
+    Bad values end the program with one line (argparse's usage error); a refused
+    checkpoint (``CheckpointError``) later prints as one message instead of a traceback.
+    """
     p = argparse.ArgumentParser(description=description)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--smoke", action="store_true", help="tiny run in seconds (used by the tests)")
     g.add_argument("--full", action="store_true", help="the paper's settings (slow)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    p.add_argument("--out", default=None, help="output folder (default outputs/<lesson name>)")
-    p.add_argument("--resume", action="store_true",
+    p.add_argument("--seed", type=_seed, default=0, help="seed of every random draw, >= 0 (default 0)")
+    p.add_argument("--out", default=None,
+                   help="folder under which the lesson writes its own folder (default outputs/)")
+    p.add_argument("--tag", type=_tag, default=None,
+                   help="name of a variant: outputs go to <lesson>-TAG/ beside the default's, the tag in every title")
+    r = p.add_mutually_exclusive_group()
+    r.add_argument("--resume", action="store_true",
                    help="continue interrupted runs from their per-epoch checkpoints (give the same other options)")
+    r.add_argument("--fresh", action="store_true",
+                   help="start every run afresh, replacing the checkpoints of earlier (even unfinished) runs")
     args = p.parse_args(argv)
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        p.error(f"--out {args.out} is a file; give a folder (each lesson writes its own folder inside it)")
     args.mode = "smoke" if args.smoke else "full" if args.full else "default"
+    sys.excepthook = _one_line_refusals
     return args
 
 
 def output_dir(lesson_file, args):
-    """Create and return the folder for this lesson's plots and metrics."""
+    """Create and return this lesson's folder for plots, metrics and checkpoints:
+    ``<--out or $MINIGRAD_OUTPUTS or outputs>/<lesson name>[-<tag>]/``."""
     name = os.path.splitext(os.path.basename(lesson_file))[0]
-    root = os.environ.get("MINIGRAD_OUTPUTS", "outputs")
-    path = args.out or os.path.join(root, name)
+    tag = getattr(args, "tag", None)
+    root = getattr(args, "out", None) or os.environ.get("MINIGRAD_OUTPUTS", "outputs")
+    path = os.path.join(root, f"{name}-{tag}" if tag else name)
     os.makedirs(path, exist_ok=True)
-    print(f"{name}: mode {args.mode}, seed {args.seed}, {describe()}; writing to {path}/")
+    remove_stale_temps(path, recursive=True)
+    if tag:
+        _TAGS[os.path.abspath(path)] = tag
+    print(f"{name}: mode {args.mode}, seed {args.seed}{f', tag {tag}' if tag else ''}, {describe()}; "
+          f"writing to {path}/")
     return path
 
 
@@ -55,12 +112,17 @@ def checkpoint_path(out_dir, args, run):
     """The per-epoch checkpoint file of one training run of a lesson (``Trainer(checkpoint=...)``).
 
     One folder per mode and seed (``checkpoints/default_seed0/``), so that ``--resume``
-    only ever continues a run made with the same settings.
+    only ever continues a run made with the same settings. With ``--fresh`` an existing
+    checkpoint of this run is removed (and the lesson says so): the run starts afresh.
     """
     folder = os.path.join(out_dir, "checkpoints", f"{args.mode}_seed{args.seed}")
     os.makedirs(folder, exist_ok=True)
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(run))
-    return os.path.join(folder, name + ".npz")
+    path = os.path.join(folder, name + ".npz")
+    if getattr(args, "fresh", False) and os.path.exists(path):
+        os.remove(path)
+        print(f"--fresh: removed the checkpoint {path}; run {run!r} starts afresh")
+    return path
 
 
 def _jsonable(obj):
@@ -76,24 +138,44 @@ def _jsonable(obj):
 
 
 def save_metrics(out_dir, metrics, name="metrics.json"):
-    """Write ``metrics`` (dicts, lists, numbers, arrays) as JSON atomically; returns the path."""
-    path = os.path.join(out_dir, name)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(_jsonable(metrics), f, indent=2)
-    os.replace(tmp, path)
-    return path
+    """Write ``metrics`` (dicts, lists, numbers, arrays) as JSON atomically; returns the path.
+
+    A variant's metrics (``--tag``) record the tag."""
+    tag = _TAGS.get(os.path.abspath(out_dir))
+    if tag and isinstance(metrics, dict):
+        metrics = {"tag": tag, **metrics}
+    text = json.dumps(_jsonable(metrics), indent=2).encode()
+    return atomic_write(os.path.join(out_dir, name), lambda f: f.write(text))
+
+
+def _tag_titles(fig, tag):
+    """Put ``[tag]`` in the figure's title: its suptitle, else every axes title, else a new suptitle."""
+    mark = f"[{tag}]"
+    sup = fig._suptitle
+    if sup is not None and sup.get_text():
+        sup.set_text(f"{sup.get_text()} {mark}")
+        return
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    for ax in titled:
+        ax.set_title(f"{ax.get_title()} {mark}")
+    if not titled:
+        fig.suptitle(mark)
 
 
 def save_figure(fig, out_dir, name):
-    """Save a matplotlib figure as PNG atomically and close it; returns the path."""
+    """Save a matplotlib figure as PNG atomically and close it; returns the path.
+
+    For a variant (``--tag``), the tag is added to the figure's title first."""
     import matplotlib.pyplot as plt
-    path = os.path.join(out_dir, name)
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    tag = _TAGS.get(os.path.abspath(out_dir))
+    if tag:
+        _tag_titles(fig, tag)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return atomic_write(os.path.join(out_dir, name), lambda f: f.write(buf.getvalue()))
 
 
 def figure(*args, **kwargs):

@@ -1,4 +1,9 @@
-"""The training loop: epochs, mini-batches, evaluation, checkpoints, update rules.
+"""The training loop: epochs, mini-batches, evaluation, update rules.
+
+This file is the loop itself; three parts live beside it, each readable alone:
+``checkpoint.py`` (what a checkpoint holds, atomic writes, when resuming is
+allowed), ``guards.py`` (NaN/inf data, a NaN loss, an exploding loss) and
+``progress.py`` (the per-epoch lines every run prints).
 
 One epoch visits every training example exactly once, in an order given by a
 fresh permutation from the trainer's seeded generator (sampling without
@@ -15,7 +20,12 @@ After each epoch the model is evaluated (eval mode) on the validation data,
 the histories grow, the best parameters (by validation accuracy) are kept, the
 schedule steps, and a checkpoint is written atomically (temporary file, then
 ``os.replace``), so an interrupted run resumes from the last finished epoch with
-``Trainer(..., checkpoint=path, resume=True)``. A checkpoint holds the model's
+``Trainer(..., checkpoint=path, resume=True)``. Resuming refuses, naming what
+differs, unless the checkpoint's fingerprint (model structure, optimizer and its
+settings, schedule, batch size, data, rules, loss, the source of ``minigrad`` and
+of the running lesson) equals this run's; and a Trainer refuses to start over
+an unfinished run's checkpoint unless told ``resume=True`` or ``fresh=True``
+(never lose a run). A checkpoint holds the model's
 parameters and buffers, the optimizer, the schedule, the histories, the best
 parameters, the shuffling generator, the random streams of layers that draw
 per batch (``Dropout``; on NumPy only: CuPy keeps generator states on the device,
@@ -25,6 +35,8 @@ before resuming; the Trainer puts their state back).
 
 Update rules are objects with any of these methods (all optional):
 
+- ``attach(trainer)``: once, when the Trainer is built (model, optimizer, rules
+  and schedule set); may raise to refuse a combination the rule cannot handle;
 - ``before_step(trainer)``: after backward, before the optimizer; read/modify
   ``trainer.grads`` (a dict name -> array that the optimizer will use);
 - ``after_step(trainer)``: after the optimizer; modify ``trainer.model.params``
@@ -34,21 +46,32 @@ Update rules are objects with any of these methods (all optional):
 - ``state_dict()`` / ``load_state_dict(state)``: what the rule carries from step
   to step (running averages, records, its random stream) as a dict name ->
   array or JSON-able value, saved in checkpoints and restored on resume.
+
+A rule's settings enter the checkpoint's fingerprint when it keeps its
+constructor arguments as attributes of the same name (``self.max_norm = max_norm``):
+resuming with other settings is then refused. Layers, optimizers and schedules
+are fingerprinted the same way.
 """
-import json
+import numbers
 import os
 import time
 
 import numpy as np
 
-from .backend import (DEFAULT_DTYPE, describe, generator_state, make_rng, set_generator_state, to_device, to_float,
-                      to_numpy)
+from . import checkpoint as ckpt
+from .backend import DEFAULT_DTYPE, describe, make_rng, to_device, to_float, to_numpy
+from .guards import LossGuard, check_finite
 from .nn.losses import softmax_cross_entropy
+from .progress import Progress
 
-try:
-    from tqdm.auto import tqdm
-except ImportError:  # tqdm is a dependency, but a missing one should not stop training
-    tqdm = None
+
+def _count(name, value, low):
+    """An integer argument >= ``low`` (bools and floats refused), as a Python int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"Trainer: {name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"Trainer: {name} must be >= {low}, got {value}")
+    return int(value)
 
 
 class Trainer:
@@ -57,7 +80,7 @@ class Trainer:
     Args:
         model: a Layer (usually ``Sequential``).
         data: dict with ``X_train``, ``y_train`` and optionally ``X_val``, ``y_val``
-            (NumPy or backend arrays; X already normalised, floating). The
+            (NumPy or backend arrays; X already normalised, floating, finite). The
             training set is moved to the device once.
         optimizer: an ``minigrad.optim`` optimizer.
         loss_fn: ``(scores, y) -> (loss, dscores)``; default softmax cross-entropy.
@@ -67,19 +90,24 @@ class Trainer:
         rules: list of update rules (see module docstring).
         scheduler: optional object with ``step(epoch_train_loss)``.
         checkpoint: path of the .npz checkpoint written after each epoch, or None.
-        resume: if True and ``checkpoint`` exists, continue from it.
-        progress: show a progress bar with the live loss.
+        resume: if True and ``checkpoint`` exists, continue from it (it must match
+            this run, see ``checkpoint.py``); if it does not exist, say so and start afresh.
+        fresh: if True, replace an existing checkpoint even when its run is unfinished
+            (without ``resume`` or ``fresh``, an unfinished run's checkpoint is refused).
+        progress: print one compact line per epoch (and one during long epochs).
         eval_batch_size: batch size for evaluation passes.
         accuracy: compute accuracies (set False for regression/autoencoders).
         dtype: the float dtype data is cast to (default: the model's parameter dtype).
 
     After ``fit()``: ``history`` holds per-epoch ``train_loss``, ``train_acc``,
-    ``val_loss``, ``val_acc`` (and whatever rules add), ``loss_steps`` holds the
-    loss of every step, ``best_params`` the parameters of the best epoch.
+    ``val_loss``, ``val_acc``, ``lr``, ``epoch_time`` (wall time of the whole epoch:
+    steps, evaluation and the rules' measurements) and whatever rules add;
+    ``loss_steps`` holds the loss of every step, ``best_params`` the parameters of
+    the best epoch.
     """
 
     def __init__(self, model, data, optimizer, loss_fn=softmax_cross_entropy, batch_size=100,
-                 epochs=10, rng=0, rules=(), scheduler=None, checkpoint=None, resume=False,
+                 epochs=10, rng=0, rules=(), scheduler=None, checkpoint=None, resume=False, fresh=False,
                  progress=True, eval_batch_size=1000, accuracy=True, dtype=None):
         missing = {"X_train", "y_train"} - set(data)
         if missing:
@@ -88,20 +116,28 @@ class Trainer:
         if unknown:
             raise ValueError(f"Trainer: unknown data keys {sorted(unknown)}; "
                              "expected X_train, y_train, X_val, y_val")
-        if batch_size < 1 or epochs < 0:
-            raise ValueError(f"Trainer: batch_size must be >= 1 and epochs >= 0, got {batch_size}, {epochs}")
+        if ("X_val" in data) != ("y_val" in data):
+            given, absent = ("X_val", "y_val") if "X_val" in data else ("y_val", "X_val")
+            raise ValueError(f"Trainer: data has {given} but no {absent}: give both or neither")
+        self.batch_size = _count("batch_size", batch_size, 1)
+        self.epochs = _count("epochs", epochs, 0)
+        self.eval_batch_size = _count("eval_batch_size", eval_batch_size, 1)
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
-        self.batch_size, self.epochs, self.eval_batch_size = batch_size, epochs, eval_batch_size
         self.rules, self.scheduler = list(rules), scheduler
-        self.checkpoint, self.progress, self.accuracy = checkpoint, progress, accuracy
+        for rule in self.rules:
+            if hasattr(rule, "attach"):
+                rule.attach(self)
+        self.checkpoint, self.accuracy = checkpoint, accuracy
+        self.progress = Progress(progress)
+        self.guard = LossGuard(self)
         self.rng = make_rng(rng)
         params = list(model.params.values())
         self.dtype = dtype or (params[0].dtype if params else DEFAULT_DTYPE)
         self._label_max = None                      # the largest class label, until the first step checks it
-        self.X_train, self.y_train = self._to_device(data["X_train"], data["y_train"])
+        self.X_train, self.y_train = self._to_device(data["X_train"], data["y_train"], "train")
         self.X_val = self.y_val = None
         if "X_val" in data:
-            self.X_val, self.y_val = self._to_device(data["X_val"], data["y_val"])
+            self.X_val, self.y_val = self._to_device(data["X_val"], data["y_val"], "val")
         self.epoch = 0
         self.step_count = 0
         self.history = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [],
@@ -109,13 +145,42 @@ class Trainer:
         self.loss_steps = []
         self.best_score = -float("inf")
         self.best_params = None
+        self.best_epoch = None
         self.grads = {}
-        if resume and checkpoint and os.path.exists(checkpoint):
-            self.load_checkpoint(checkpoint)
+        self.fingerprint = ckpt.fingerprint(self)      # what produced this run, before a resume changes anything
+        if checkpoint:
+            self._open_checkpoint(checkpoint, resume, fresh)
 
-    def _to_device(self, X, y):
+    def _open_checkpoint(self, path, resume, fresh):
+        """Resume from ``path``, or make sure starting afresh loses no unfinished run."""
+        folder = os.path.dirname(path) or "."
+        ckpt.remove_stale_temps(folder)
+        if not os.path.exists(path):
+            if resume:
+                print(f"minigrad: no checkpoint at {path} to resume: starting afresh", flush=True)
+            return
+        if resume:
+            self.load_checkpoint(path)
+        elif not fresh:
+            try:
+                meta = ckpt.read_meta(path)
+            except ckpt.CheckpointError:
+                print(f"minigrad: replacing the damaged checkpoint {path}", flush=True)
+                return
+            if ckpt.unfinished(meta):
+                of = f" of {meta['epochs']}" if meta.get("epochs") is not None else ""
+                raise ckpt.CheckpointError(
+                    f"checkpoint {path} holds an unfinished run (epoch {meta['epoch']}{of}): continue it with "
+                    f"--resume (Trainer(resume=True)), or start afresh and replace it with --fresh "
+                    f"(Trainer(fresh=True))")
+
+    def _to_device(self, X, y, split="test"):
+        """Check ``X``, ``y`` of one split (train, val, test) and move them to the device in the Trainer's dtype."""
         if len(X) != len(y):
             raise ValueError(f"Trainer: {len(X)} inputs but {len(y)} targets")
+        if len(X) == 0:
+            raise ValueError(f"Trainer: the {dict(train='training', val='validation').get(split, split)} set is empty"
+                             + (" (leave out X_val and y_val to train without one)" if split == "val" else ""))
         X = to_device(X)
         if X.dtype.kind != "f":
             raise TypeError(f"Trainer: inputs must be floating point (normalise them first), got {X.dtype}")
@@ -127,11 +192,16 @@ class Trainer:
             if low < 0:
                 raise ValueError(f"Trainer: class labels must be >= 0, got {low}")
             self._label_max = high if self._label_max is None else max(self._label_max, high)
-        return X.astype(self.dtype, copy=False), (y.astype(self.dtype, copy=False) if y.dtype.kind == "f" else y)
+        X = X.astype(self.dtype, copy=False)
+        y = y.astype(self.dtype, copy=False) if y.dtype.kind == "f" else y
+        check_finite(X, f"X_{split}")               # after the cast: 1e39 becomes inf in float32
+        check_finite(y, f"y_{split}")
+        return X, y
 
     # ------------------------------------------------------------------ steps
     def train_step(self, xb, yb):
-        """One forward/backward/update on a batch; returns the loss (device scalar)."""
+        """One forward/backward/update on a batch; returns ``(loss, scores)``: the loss as a
+        device scalar and the model's output (N, C) for that batch."""
         scores = self.model.forward(xb)
         if self._label_max is not None:             # first step: the labels fit the model's scores
             if scores.ndim == 2 and self._label_max >= scores.shape[1]:
@@ -183,49 +253,48 @@ class Trainer:
         """Train for the remaining epochs; returns ``history``."""
         n = len(self.X_train)
         steps = (n + self.batch_size - 1) // self.batch_size
-        if self.progress:
-            print(f"minigrad: {describe()}; {n} training examples, {steps} steps per epoch")
+        if self.epoch < self.epochs:
+            self.progress.say(f"minigrad: {describe()}; {n} training examples, {steps} steps per epoch")
         self.model.train()
         if self.checkpoint and (self.epoch == 0 or not os.path.exists(self.checkpoint)):
-            self.save_checkpoint(self.checkpoint)     # a good state to fall back on (replaces an older run's)
-        while self.epoch < self.epochs:
-            start = time.perf_counter()
-            order = to_device(self.rng.permutation(n))
-            bar = None
-            if self.progress and tqdm is not None:
-                bar = tqdm(total=steps, desc=f"epoch {self.epoch + 1}/{self.epochs}", leave=False)
-            loss_sum, correct = 0.0, 0
-            for s in range(steps):
-                idx = order[s * self.batch_size:(s + 1) * self.batch_size]
-                xb, yb = self.X_train[idx], self.y_train[idx]
-                loss, scores = self.train_step(xb, yb)
-                loss_value = to_float(loss)
-                if not np.isfinite(loss_value):
-                    self._stop_on_nan(s)
-                self.loss_steps.append(loss_value)
-                loss_sum += loss_value * len(idx)
-                if self.accuracy:
-                    correct = correct + (scores.argmax(axis=1) == yb).sum()  # on the device: no sync
-                if bar is not None:
-                    bar.update(1)
-                    if s % 10 == 0:
-                        bar.set_postfix(loss=f"{loss_value:.4f}")
-            if bar is not None:
-                bar.close()
-            self._end_epoch(loss_sum / n, to_float(correct) / n if self.accuracy else float("nan"),
-                            time.perf_counter() - start)
+            self.save_checkpoint(self.checkpoint)     # a good state to fall back on
+        try:
+            while self.epoch < self.epochs:
+                self._epoch(n, steps)
+        except FloatingPointError:                    # a guard stopped the run: it ended, it was not interrupted
+            if self.checkpoint:
+                ckpt.mark_ended(self.checkpoint, "the loss became NaN or inf")
+            raise
         return self.history
 
-    def _end_epoch(self, train_loss, train_acc, seconds):
-        h = self.history
-        h["train_loss"].append(train_loss)
-        h["train_acc"].append(train_acc)
-        h["lr"].append(self.optimizer.lr)
-        h["epoch_time"].append(seconds)
+    def _epoch(self, n, steps):
+        start = time.perf_counter()
+        self.progress.start_epoch()
+        order = to_device(self.rng.permutation(n))
+        loss_sum, correct = 0.0, 0
+        for s in range(steps):
+            idx = order[s * self.batch_size:(s + 1) * self.batch_size]
+            xb, yb = self.X_train[idx], self.y_train[idx]
+            loss, scores = self.train_step(xb, yb)
+            loss_value = to_float(loss)
+            self.guard.step(loss_value, s)
+            self.loss_steps.append(loss_value)
+            loss_sum += loss_value * len(idx)
+            if self.accuracy:
+                correct = correct + (scores.argmax(axis=1) == yb).sum()  # on the device: no sync
+            self.progress.step(self.epoch + 1, self.epochs, s + 1, steps, loss_value)
+        self._end_epoch(loss_sum / n, to_float(correct) / n if self.accuracy else float("nan"), start)
+
+    def _end_epoch(self, train_loss, train_acc, start):
         if self.X_val is not None:
             val_loss, val_acc = self.evaluate(self.X_val, self.y_val)
         else:
             val_loss, val_acc = float("nan"), float("nan")
+        self.guard.epoch_end(train_loss, val_loss)
+        h = self.history
+        h["train_loss"].append(train_loss)
+        h["train_acc"].append(train_acc)
+        h["lr"].append(self.optimizer.lr)
         h["val_loss"].append(val_loss)
         h["val_acc"].append(val_acc)
         # the best epoch: highest accuracy, or lowest loss when there is no accuracy,
@@ -233,7 +302,7 @@ class Trainer:
         loss, acc = (val_loss, val_acc) if self.X_val is not None else (train_loss, train_acc)
         score = acc if self.accuracy else -loss
         if self.best_params is None or score > self.best_score:
-            self.best_score = score
+            self.best_score, self.best_epoch = score, self.epoch + 1
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         for rule in self.rules:
             if hasattr(rule, "end_epoch"):
@@ -241,19 +310,12 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step(train_loss)
         self.epoch += 1
-        if self.progress:
-            acc = f" train acc {train_acc:.3f} val acc {val_acc:.3f}" if self.accuracy else ""
-            print(f"epoch {self.epoch}/{self.epochs}: train loss {train_loss:.4f}{acc} "
-                  f"val loss {val_loss:.4f} ({seconds:.1f}s)")
+        seconds = time.perf_counter() - start         # the whole epoch: steps, evaluation, measurements
+        h["epoch_time"].append(seconds)
+        self.progress.end_epoch(self.epoch, self.epochs, train_loss, train_acc, val_loss, val_acc, seconds,
+                                self.accuracy, self.X_val is not None)
         if self.checkpoint:
             self.save_checkpoint(self.checkpoint)
-
-    def _stop_on_nan(self, step):
-        msg = (f"Trainer: the loss became NaN or inf in epoch {self.epoch + 1}, step {step + 1}; "
-               "try a smaller learning rate.")
-        if self.checkpoint:
-            msg += f" The last good state (after epoch {self.epoch}) is saved in {self.checkpoint}."
-        raise FloatingPointError(msg)
 
     def restore_best(self):
         """Copy the best epoch's parameters back into the model (in place)."""
@@ -261,112 +323,22 @@ class Trainer:
             for k, v in self.model.params.items():
                 v[...] = self.best_params[k]
 
-    # ------------------------------------------------------------ checkpoints
+    # ------------------------------------------------------------ checkpoints (see checkpoint.py)
     def state(self):
-        """Everything needed to resume, as host arrays and JSON-able values."""
-        arrays = {}
-        for k, v in self.model.params.items():
-            arrays["param/" + k] = to_numpy(v)
-        for k, v in self.model.buffers.items():
-            arrays["buffer/" + k] = to_numpy(v)
-        for k, v in (self.best_params or {}).items():
-            arrays["best/" + k] = to_numpy(v)
-        opt_state = {}
-        for name, s in self.optimizer.state.items():
-            if isinstance(s, dict):
-                for key, val in s.items():
-                    if hasattr(val, "shape"):
-                        arrays[f"opt/{name}/{key}"] = to_numpy(val)
-                    else:
-                        opt_state.setdefault(name, {})[key] = val
-            else:
-                arrays[f"opt/{name}/"] = to_numpy(s)
-        rules = {}
-        for i, rule in enumerate(self.rules):
-            if hasattr(rule, "state_dict"):
-                values = {}
-                for key, val in rule.state_dict().items():
-                    if hasattr(val, "shape"):
-                        arrays[f"rule/{i}/{key}"] = to_numpy(val)
-                    else:
-                        values[key] = val
-                rules[str(i)] = {"type": type(rule).__name__, "values": values}
-        streams = {name: generator_state(layer.rng) for name, layer in self.model.named_layers()
-                   if hasattr(layer, "rng")}
-        meta = {
-            "n_train": len(self.X_train), "batch_size": self.batch_size, "rules": rules, "streams": streams,
-            "epoch": self.epoch, "step_count": self.step_count, "history": self.history,
-            "loss_steps": self.loss_steps, "best_score": self.best_score,
-            "lr": self.optimizer.lr, "opt_scalars": opt_state,
-            "rng": self.rng.bit_generator.state,
-            "scheduler": self.scheduler.state_dict() if hasattr(self.scheduler, "state_dict") else None,
-        }
-        return arrays, meta
+        """Everything needed to resume, as host arrays and a JSON-able meta dict."""
+        return ckpt.trainer_state(self)
 
     def save_checkpoint(self, path):
         """Write the state to ``path`` atomically: a temporary file, then a rename."""
-        arrays, meta = self.state()
-        arrays["meta"] = np.frombuffer(json.dumps(meta, default=float).encode(), dtype=np.uint8)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        ckpt.write(path, *self.state())
 
     def load_checkpoint(self, path):
-        """Restore model, optimizer, schedule, histories and shuffling state from ``path``."""
-        with np.load(path) as z:
-            meta = json.loads(bytes(z["meta"]).decode())
-            # the epochs may be raised to train on; the data and the batches must be the run's own
-            saved = (meta.get("n_train", len(self.X_train)), meta.get("batch_size", self.batch_size))
-            if saved != (len(self.X_train), self.batch_size):
-                raise ValueError(f"checkpoint {path} was written by a run with {saved[0]} training examples "
-                                 f"in batches of {saved[1]}; this Trainer has {len(self.X_train)} in batches of "
-                                 f"{self.batch_size}: resume only the run that wrote it")
-            params, buffers = self.model.params, self.model.buffers
-            for k in params:
-                if "param/" + k not in z:
-                    raise ValueError(f"checkpoint {path} has no parameter {k!r}: was it saved from another model?")
-                saved = z["param/" + k]
-                if saved.shape != params[k].shape:
-                    raise ValueError(f"checkpoint {path}: parameter {k!r} has shape {saved.shape}, "
-                                     f"the model's has {tuple(params[k].shape)}: was it saved from another model?")
-                params[k][...] = to_device(saved)
-            for k in buffers:
-                if "buffer/" + k in z:
-                    buffers[k][...] = to_device(z["buffer/" + k])
-            self.best_params = {k[5:]: to_device(z[k]) for k in z.files if k.startswith("best/")} or None
-            rule_arrays = {k: to_device(z[k]) for k in z.files if k.startswith("rule/")}
-            state = {}
-            for k in z.files:
-                if k.startswith("opt/"):
-                    name, key = k[4:].rsplit("/", 1)
-                    if key:
-                        state.setdefault(name, {})[key] = to_device(z[k])
-                    else:
-                        state[name] = to_device(z[k])
-        for name, scalars in meta["opt_scalars"].items():
-            state.setdefault(name, {}).update(scalars)
-        self.optimizer.state, self.optimizer.lr = state, meta["lr"]
-        self.epoch, self.step_count = meta["epoch"], meta["step_count"]
-        self.history, self.loss_steps = meta["history"], meta["loss_steps"]
-        self.best_score = meta["best_score"]
-        self.rng.bit_generator.state = meta["rng"]
-        if meta["scheduler"] is not None and self.scheduler is not None:
-            self.scheduler.load_state_dict(meta["scheduler"])
-        layers = dict(self.model.named_layers())
-        for name, stream in meta.get("streams", {}).items():
-            if name in layers:
-                set_generator_state(layers[name].rng, stream)
-        for i, saved in meta.get("rules", {}).items():
-            rule = self.rules[int(i)] if int(i) < len(self.rules) else None
-            if rule is None or type(rule).__name__ != saved["type"] or not hasattr(rule, "load_state_dict"):
-                raise ValueError(f"checkpoint {path} holds the state of rule {i} ({saved['type']}), but the "
-                                 f"Trainer's rule {i} is {type(rule).__name__ if rule is not None else 'missing'}: "
-                                 "build the rules as for the run that wrote it")
-            values = dict(saved["values"])
-            values.update({k[len(f"rule/{i}/"):]: v for k, v in rule_arrays.items() if k.startswith(f"rule/{i}/")})
-            rule.load_state_dict(values)
-        if self.progress:
-            print(f"minigrad: resumed from {path} after epoch {self.epoch}")
+        """Restore model, optimizer, schedule, histories and shuffling state from ``path``.
+
+        Refuses (``checkpoint.CheckpointError``, a ValueError) a damaged file or one made
+        by another setup, naming what differs."""
+        arrays, meta = ckpt.read(path)
+        ckpt.check_resumable(path, meta, self.fingerprint)
+        ckpt.restore(self, path, arrays, meta)
+        done = " (finished: nothing to train)" if meta["epoch"] >= self.epochs else ""
+        self.progress.say(f"minigrad: resumed from {path} after epoch {self.epoch}{done}")

@@ -255,6 +255,9 @@ TRAIN = '''
         with np.load(path) as z:
             for k, v in list(model.params.items()) + list(model.buffers.items()):
                 kind = "param/" if k in model.params else "buffer/"
+                if kind + k not in z.files:      # a fixed feedback matrix is checked by hash, not saved
+                    assert k == "3.B", k
+                    continue
                 np.testing.assert_array_equal(backend.to_numpy(v), z[kind + k])
     t.fit()
     print("LOSSES", repr([float(v) for v in t.history["train_loss"]]))
