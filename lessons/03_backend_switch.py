@@ -114,7 +114,7 @@ class DivisiveNorm(nn.Layer):
         self._init_param("g", np.ones(num_features), dtype)      # host value, moved once
 
     def forward(self, x):
-        self._check_input(x, 2, f"(N, D) with D={self.num_features}", axis1=self.num_features)
+        self._check_input(x, 2, f"(N, D) with D={self.num_features}", sizes={1: self.num_features})
         s = xp.sqrt(self.sigma2 + (x * x).mean(axis=1, keepdims=True))   # (N, 1)
         x_hat = x / s
         self.x, self.s, self.x_hat = x, s, x_hat

@@ -36,7 +36,12 @@ def parse_args(description, argv=None):
     p.add_argument("--out", default=None, help="output folder (default outputs/<lesson name>)")
     p.add_argument("--resume", action="store_true",
                    help="continue interrupted runs from their per-epoch checkpoints (give the same other options)")
+    p.add_argument("--reference", action="store_true",
+                   help="train through the layers' textbook kernels (*_reference), as MINIGRAD_KERNELS=reference")
     args = p.parse_args(argv)
+    if args.reference:
+        from .backend import set_kernels
+        set_kernels("reference")
     args.mode = "smoke" if args.smoke else "full" if args.full else "default"
     return args
 

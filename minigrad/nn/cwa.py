@@ -126,7 +126,7 @@ class CWA(Layer):
     def forward(self, x):
         """x: (N, D) activities in [0, 1] -> z: (N, M) in [-1, 1]."""
         D = self.in_features
-        self._check_input(x, 2, f"(N, D) with D={D}", axis1=D)
+        self._check_input(x, 2, f"(N, D) with D={D}", sizes={1: D})
         ni, Gr, er = self.n_inhibitory, self.rest_conductance, self.rest_potential
         G = self.conductances()                  # (D, M)  G_ij = h(g_ij) = (1 + g_ij)_+, sec. 4.3
         x_I, x_E = x[:, :ni], x[:, ni:]          # (N, ni), (N, D-ni)  inputs with e_j = -1, +1
