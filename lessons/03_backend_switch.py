@@ -39,6 +39,13 @@ How to write a layer that runs on both (the rules ``DivisiveNorm`` follows)
       ``normal`` (shuffle on the host, use ``standard_normal``).
     - Scatter-adds (several entries adding into one place) use ``xp.add.at``.
 
+    The backend decides *where* the arrays live; a second switch in the same
+    module, ``MINIGRAD_KERNELS`` (``fast`` by default, or ``reference``; the
+    ``--reference`` flag of every lesson), decides *which code* the layers run:
+    the fast kernels or their textbook ``*_reference`` versions (lesson 02
+    trains through them). The two switches are independent: the textbook
+    kernels are written with ``xp`` too (the tests run them under fakecupy).
+
 What to read
     - ``minigrad/backend.py`` (how ``xp`` is chosen; ``to_device``, ``to_numpy``).
     - ``DivisiveNorm`` and ``HostLeakNorm`` below: they differ in one line.

@@ -57,6 +57,11 @@ clips them to [0, 1] and feeds every pixel twice, once as an inhibitory and
 once as an excitatory neuron: ``xp.concatenate([x, x], axis=1)`` with the
 default ``n_inhibitory = D // 2``).
 
+Kernels: one version of each pass (``forward``/``backward`` below), the
+textbook code under both ``MINIGRAD_KERNELS`` settings. A convolutional CWA
+would take its patches from the convolution machinery of ``conv.py``
+(``conv_patches`` ... ``conv_input_grad``), as ``DANNConv2d`` does.
+
 Left out: the convolutional CWA (equation 6), lateral inhibition and AbsNorm
 (section 4.4, variants/ablations, not needed to train CWA networks).
 """
