@@ -167,13 +167,16 @@ def test_needs_input_grad_false_skips_only_dx(name, kernels, rng, monkeypatch):
         close(lean.grads[k], full.grads[k], tol=0)
 
 
-def test_trainer_skips_first_dx_and_trains_identically(rng):
-    """One Trainer step gives the same weights as a manual full-backward SGD step."""
+@pytest.mark.parametrize("first", ["linear", "dann"])
+def test_trainer_skips_first_dx_and_trains_identically(first, rng, monkeypatch):
+    """One Trainer step gives the same weights as a manual full-backward SGD step,
+    and the first layer's backward returned None inside the step."""
     X = rng.random((16, 6), dtype=np.float32)
     y = rng.integers(0, 3, 16)
 
     def model():
-        return nn.Sequential(nn.Linear(6, 8, rng=0), nn.ReLU(), nn.Linear(8, 3, rng=1))
+        head = nn.Linear(6, 8, rng=0) if first == "linear" else nn.DANN(6, 8, 2, rng=0)
+        return nn.Sequential(head, nn.ReLU(), nn.Linear(8, 3, rng=1))
 
     manual = model()
     scores = manual.forward(to_device(X))
@@ -182,9 +185,14 @@ def test_trainer_skips_first_dx_and_trains_identically(rng):
     optim.SGD(lr=0.1).step(manual.params, manual.grads)
 
     trained = model()
+    head = trained.layers[0]
+    returned = []
+    backward = head.backward
+    monkeypatch.setattr(head, "backward", lambda dout: returned.append(backward(dout)) or returned[-1])
     trainer = Trainer(trained, {"X_train": X, "y_train": y}, optim.SGD(lr=0.1), batch_size=16,
                       epochs=1, rng=0, progress=False)
     trainer.train_step(to_device(X), to_device(y))
+    assert returned == [None]                                  # dx skipped for the first layer
     assert trained.layers[0].needs_input_grad is True          # restored after the step
     for k, v in manual.params.items():
         close(trained.params[k], v, tol=1e-6)
