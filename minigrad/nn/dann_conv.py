@@ -15,7 +15,8 @@ position, subtractively through Wei and divisively through Wei e^alpha.
 Initialisation and the update corrections are those of the dense layer with
 d = k*k*C (appendix B.1): the KL divergence is summed over positions, which
 scales every parameter type alike. The backward pass is the dense block's
-(``dann_block_backward``) on the patch rows, followed by ``col2im``.
+(``dann_block_backward``) on the patch rows, followed by the transposed
+convolution back to the image (``col2im`` in the textbook version).
 
 The patches, the filter layout and the way back to the image are the
 convolution machinery of ``conv.py`` (``conv_patches``, ``filter_rows``,
