@@ -75,7 +75,7 @@ def layer_dx_vs_gemm_add_at(N, C, H, k, s, p, reps, rng):
         layer.backward(dout)
     fused = median_ms(lambda: backward(True), reps) - median_ms(lambda: backward(False), reps)
     layer.needs_input_grad = True
-    shape = layer.x_pad_shape                                               # (N, Hp, Wp, C)
+    shape = layer.geom["x_pad_shape"]                                       # (N, Hp, Wp, C)
     index = pixel_index_channels_last(shape, k, k, s)
     w_rows = layer.params["W"].transpose(0, 2, 3, 1).reshape(F, -1)         # (F, HH*WW*C)
 

@@ -39,6 +39,13 @@ How to write a layer that runs on both (the rules ``DivisiveNorm`` follows)
       ``normal`` (shuffle on the host, use ``standard_normal``).
     - Scatter-adds (several entries adding into one place) use ``xp.add.at``.
 
+    The backend decides *where* the arrays live; a second switch in the same
+    module, ``MINIGRAD_KERNELS`` (``fast`` by default, or ``reference``; the
+    ``--reference`` flag of every lesson), decides *which code* the layers run:
+    the fast kernels or their textbook ``*_reference`` versions (lesson 02
+    trains through them). The two switches are independent: the textbook
+    kernels are written with ``xp`` too (the tests run them under fakecupy).
+
 What to read
     - ``minigrad/backend.py`` (how ``xp`` is chosen; ``to_device``, ``to_numpy``).
     - ``DivisiveNorm`` and ``HostLeakNorm`` below: they differ in one line.
@@ -114,7 +121,7 @@ class DivisiveNorm(nn.Layer):
         self._init_param("g", np.ones(num_features), dtype)      # host value, moved once
 
     def forward(self, x):
-        self._check_input(x, 2, f"(N, D) with D={self.num_features}", axis1=self.num_features)
+        self._check_input(x, 2, f"(N, D) with D={self.num_features}", sizes={1: self.num_features})
         s = xp.sqrt(self.sigma2 + (x * x).mean(axis=1, keepdims=True))   # (N, 1)
         x_hat = x / s
         self.x, self.s, self.x_hat = x, s, x_hat

@@ -11,13 +11,14 @@ What it shows
 
 What to read
     - ``minigrad/nn/conv.py``, ``conv2d_backward_reference`` (the textbook
-      version): ``dout_rows @ fb.reshape(F, -1)`` with ``fb = B`` instead of W
-      is the only change from backprop; ``col2im`` then scatters the patch
-      gradients back to pixels exactly as for W.
-    - ``Conv2d.backward`` in the same file (the fast path the lessons run):
-      ``feedback_weights = self.buffers["B"]`` picks the feedback, then the
-      fused loop ``g = dout_rows @ fb[u, v]`` adds each kernel offset's
-      product straight into dx (the same sums as col2im).
+      version, what ``--reference`` trains): ``dout_rows @ back.reshape(F, -1)``
+      with ``back = B`` instead of W is the only change from backprop; ``col2im``
+      then scatters the patch gradients back to pixels exactly as for W.
+    - ``Conv2d.backward`` in the same file (the fast path the lessons run by
+      default): ``self.dx_weight("W")`` picks the feedback (B for FA, see
+      ``nn/base.py``), then the fused loop of ``conv_input_grad``,
+      ``g = drows @ fb[u, v]``, adds each kernel offset's product straight into
+      dx (the same sums as col2im).
 
 What to change
     - ``channels`` in ``SETTINGS``; the batchnorm flavour in ``build_convnet``

@@ -17,8 +17,9 @@ What it shows
 What to read
     - ``minigrad/dale.py``: ``FisherCorrection`` (labels sampled from the
       model's own softmax, per-example squared gradients, moving average,
-      inverse, cosines) and ``dann_per_example_sq_grads`` (the per-example
-      squares of every DANN gradient as a few matrix products).
+      inverse, cosines); the per-example squares of every DANN gradient, as a
+      few matrix products, are ``DANN.per_example_sq_grads`` in
+      ``minigrad/nn/dann.py``, next to the batch backward they mirror.
     - ``DANNCorrections``: the three scale factors being tested.
 
 What to change

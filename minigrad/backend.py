@@ -31,6 +31,18 @@ Conventions the rest of the package follows:
   masks) uses ``device_rng``.
 - Host conversion (``to_numpy``, ``to_float``) happens only at the edges:
   logging, plotting, saving.
+
+Which kernels the layers run is a second, independent switch,
+``MINIGRAD_KERNELS`` (or ``set_kernels``, or a lesson's ``--reference`` flag):
+
+- ``fast`` (default): the rearranged, measured fast paths (channels-last
+  convolution, strided-slice pooling, fused batchnorm, time-major RNN);
+- ``reference``: every layer that has a fast path trains through its textbook
+  forward and backward instead (``conv2d_reference`` and
+  ``conv2d_backward_reference``, ``maxpool_reference``, ``batchnorm_reference``,
+  ``rnn_reference``, ...): the code a student reads, and edits, is the code
+  that runs. Layers read ``kernels()`` at every forward pass, so the switch may
+  be flipped after import.
 """
 import importlib
 import os
@@ -38,6 +50,7 @@ import os
 import numpy
 
 BACKENDS = ("numpy", "cupy", "fakecupy")
+KERNELS = ("fast", "reference")
 DEFAULT_DTYPE = numpy.float32
 
 _CUPY_HELP = (
@@ -109,6 +122,29 @@ except (BackendError, ValueError) as _err:
     # one catchable error (ValueError: an unknown name); uncaught, Python prints a short
     # traceback (the import chain) whose last line is the message
     raise BackendError(str(_err)) from None
+
+
+def set_kernels(name):
+    """Choose the layers' kernels: "fast" (default) or "reference" (the textbook code).
+
+    Raises:
+        ValueError: unknown name; the message lists the valid ones.
+    """
+    global _KERNELS
+    key = str(name).strip().lower()
+    if key not in KERNELS:
+        raise ValueError(f"minigrad kernels {name!r} unknown; valid choices are: " + ", ".join(KERNELS)
+                         + " (MINIGRAD_KERNELS or backend.set_kernels)")
+    _KERNELS = key
+
+
+def kernels():
+    """The kernels the layers run now: "fast" or "reference" (read at each forward pass)."""
+    return _KERNELS
+
+
+_KERNELS = "fast"
+set_kernels(os.environ.get("MINIGRAD_KERNELS", "fast").strip() or "fast")
 
 
 def describe():

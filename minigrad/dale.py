@@ -250,30 +250,14 @@ class CosineLRScaling:
 # ----------------------------------------------------------------------------
 
 def dann_per_example_sq_grads(layer):
-    """Sum over the batch of the *squared per-example* gradients of a dense DANN layer.
-
-    Uses what the layer kept from its last forward and backward pass. Every
-    weight gradient is a sum over examples of outer products, e.g.
-    dWee = sum_n dzE[n]^T x[n], so sum_n (dWee_n)^2 = (dzE^2)^T (x^2) is one
-    matrix product; Wei is used twice (s and gamma), so its per-example
-    gradient ds[n] zI[n] + dgamma[n] zIe[n] squares into three products.
+    """Sum over the batch of the *squared per-example* gradients of a dense DANN layer:
+    ``layer.per_example_sq_grads()``, written in ``minigrad/nn/dann.py`` beside the
+    batch backward it mirrors.
 
     Returns:
         dict parameter key -> array of the parameter's shape.
     """
-    c = layer.cache
-    x2 = c["x"] * c["x"]
-    zI, zIe, ds, dgamma = c["zI"], c["zIe"], c["ds"], c["dgamma"]
-    dalpha_n = c["dzIe"] * zIe                                 # (N, ni) per-example dalpha
-    dg_n = c["dz"] * c["r"]                                    # (N, ne) per-example dg
-    return {
-        "Wee": (c["dzE"] * c["dzE"]).T @ x2,
-        "Wie": (c["dzI"] * c["dzI"]).T @ x2,
-        "Wei": (ds * ds).T @ (zI * zI) + 2 * (ds * dgamma).T @ (zI * zIe) + (dgamma * dgamma).T @ (zIe * zIe),
-        "alpha": (dalpha_n * dalpha_n).sum(axis=0),
-        "g": (dg_n * dg_n).sum(axis=0),
-        "b": (c["dz"] * c["dz"]).sum(axis=0),
-    }
+    return layer.per_example_sq_grads()
 
 
 def _refuse_data_parallel(model):

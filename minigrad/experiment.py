@@ -84,9 +84,14 @@ def parse_args(description, argv=None):
                    help="continue interrupted runs from their per-epoch checkpoints (give the same other options)")
     r.add_argument("--fresh", action="store_true",
                    help="start every run afresh, replacing the checkpoints of earlier (even unfinished) runs")
+    p.add_argument("--reference", action="store_true",
+                   help="train through the layers' textbook kernels (*_reference), as MINIGRAD_KERNELS=reference")
     args = p.parse_args(argv)
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         p.error(f"--out {args.out} is a file; give a folder (each lesson writes its own folder inside it)")
+    if args.reference:
+        from .backend import set_kernels
+        set_kernels("reference")
     args.mode = "smoke" if args.smoke else "full" if args.full else "default"
     sys.excepthook = _one_line_refusals
     return args

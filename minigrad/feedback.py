@@ -30,6 +30,10 @@ on. Buffers changed by the forward pass (batchnorm running statistics) are put
 back, and dropout masks for the probe come from a stream of their own, so
 measuring does not disturb training.
 
+Which weights have feedback, and in which buffer, each layer class declares
+once (``feedback_of``, see ``minigrad/nn/base.py``); the measurements read
+that declaration.
+
 Use it as a Trainer rule::
 
     monitor = AlignmentMonitor(X_probe, y_probe)
@@ -42,12 +46,6 @@ import numpy as np
 
 from .backend import device_rng, make_rng, to_device, to_numpy
 from .nn.losses import softmax_cross_entropy
-
-# feedback buffer used for each forward weight, by parameter name:
-# Linear, Conv2d (W/B), RNN (Wx/Bx, Wh/Bh), DANN, DANNConv2d (Wee/Bee, Wie/Bie)
-# and DANNRNN (recurrent Wee/Bee, Wie/Bie; input Uee/Bue, Uie/Bui)
-FEEDBACK_OF = {"W": "B", "Wx": "Bx", "Wh": "Bh",
-               "Wee": "Bee", "Wie": "Bie", "Uee": "Bue", "Uie": "Bui"}
 
 
 def angle_between(a, b):
@@ -98,23 +96,24 @@ def measure_alignment(model, X, y, loss_fn=softmax_cross_entropy):
         loss_fn: ``(scores, y) -> (loss, dscores)``.
     Returns:
         dict with, for each forward weight ``p`` of an FA layer that has a
-        feedback buffer in ``FEEDBACK_OF`` (named as in ``model.params``, e.g.
+        feedback buffer (its class's ``feedback_of``; named as in ``model.params``, e.g.
         "0.W", "2.Wh", "0.Wee", "0.Wie"):
         ``"grad_angle/p"``: angle(dW_fa, dW_bp) in degrees, and
         ``"weight_angle/p"``: angle(W, B) in degrees.
         The model's ``grads`` are left as the FA gradients of this batch.
     Raises:
-        ValueError: no FA layer, or an FA layer with no known (weight, buffer) pair.
+        ValueError: no FA layer, or an FA layer none of whose declared feedback buffers exists.
     """
     fa = [(prefix, layer) for prefix, layer in feedback_layers(model) if layer.feedback == "fa"]
     if not fa:
         raise ValueError("measure_alignment: the model has no layer with feedback='fa'")
     pairs = {}                                       # prefix -> [(weight name, its feedback buffer)]
     for prefix, layer in fa:
-        pairs[prefix] = [(w, b) for w, b in FEEDBACK_OF.items() if w in layer.params and b in layer.buffers]
+        pairs[prefix] = [(w, b) for w, b in layer.feedback_of.items() if w in layer.params and b in layer.buffers]
         if not pairs[prefix]:
             raise ValueError(f"measure_alignment: {type(layer).__name__} {prefix or '(the model)'!r} has "
-                             "feedback='fa' but no (weight, feedback buffer) pair listed in FEEDBACK_OF")
+                             "feedback='fa' but no (weight, feedback buffer) pair: its class declares "
+                             f"feedback_of={layer.feedback_of!r} and its buffers are {sorted(layer.buffers)}")
     saved = _leaf_buffers(model)
     # layers that draw random masks (Dropout) draw the probe's from a stream of their own,
     # so the training streams are where they were (and the probe is the same every time)

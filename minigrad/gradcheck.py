@@ -18,6 +18,10 @@ Run in float64 (the layer is cast with ``layer.astype``) with h = 1e-6:
 a correct backward gives errors around 1e-9 or smaller; a wrong one gives 1e-2
 or more. A random G (not all ones) matters: with G = 1 some wrong gradients,
 such as batchnorm's, still pass by accident.
+
+The check runs the kernels that are active (``backend.kernels()``): the fast
+ones by default, the textbook ``*_reference`` functions under
+``MINIGRAD_KERNELS=reference`` (tests/test_kernels.py checks the layers under both).
 """
 import numpy as np
 

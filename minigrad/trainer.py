@@ -56,7 +56,6 @@ import numbers
 import os
 import time
 
-import numpy as np
 
 from . import checkpoint as ckpt
 from .backend import DEFAULT_DTYPE, describe, make_rng, to_device, to_float, to_numpy

@@ -11,14 +11,15 @@ import copy
 import numpy as np
 import pytest
 
-from minigrad.backend import to_device, to_numpy, xp
+from minigrad.backend import make_rng, to_device, to_numpy, xp
 from minigrad.constraints import SignConstraint
 from minigrad.dale import dann_mlp
 from minigrad.feedback import AlignmentMonitor, angle_between, feedback_layers, measure_alignment
 from minigrad.gradcheck import check_layer, numeric_grad, rel_error
 from minigrad.models import ActivitySparsity, AutoencoderLoss, sparse_autoencoder
-from minigrad.nn import (RNN, BatchNorm, BatchNorm2d, Conv2d, DANNConv2d, DANNRNN, Dropout, Flatten, Linear,
+from minigrad.nn import (DANN, RNN, BatchNorm, BatchNorm2d, Conv2d, DANNConv2d, DANNRNN, Dropout, Flatten, Linear,
                          MixedReLU, ReLU, Sequential, TemporalLinear)
+from minigrad.nn.base import Layer
 from minigrad.optim import SGD
 from minigrad.trainer import Trainer
 
@@ -45,6 +46,63 @@ def with_weights_from_feedback(layer, pairs):
     for w, b in pairs.items():
         twin.params[w] = layer.buffers[b].copy()
     return twin
+
+
+# ------------------------------------------------ one feedback mechanism
+FA_LAYERS = {
+    "Linear": lambda fb: Linear(5, 4, rng=3, feedback=fb),
+    "Conv2d": lambda fb: Conv2d(2, 3, 3, rng=3, feedback=fb),
+    "RNN": lambda fb: RNN(3, 4, rng=3, feedback=fb),
+    "DANN": lambda fb: DANN(5, 4, 2, rng=3, feedback=fb),
+    "DANNConv2d": lambda fb: DANNConv2d(2, 3, 2, 3, rng=3, feedback=fb),
+    "DANNRNN": lambda fb: DANNRNN(3, 6, rng=3, feedback=fb),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FA_LAYERS))
+def test_every_fa_layer_uses_its_class_declaration(name):
+    """Buffers are exactly the declared ``feedback_of`` names, shaped like their weights; W is the
+    same with and without FA; ``dx_weight`` picks W or B; a bad mode names the layer."""
+    bp, fa = FA_LAYERS[name]("bp"), FA_LAYERS[name]("fa")
+    decl = type(fa).feedback_of
+    assert decl and set(fa.buffers) == set(decl.values()) and not bp.buffers
+    for w, b in decl.items():
+        assert fa.buffers[b].size == fa.params[w].size and fa.buffers[b].dtype == fa.params[w].dtype
+        assert fa.dx_weight(w) is fa.buffers[b] and bp.dx_weight(w) is bp.params[w]
+    for k in bp.params:
+        assert np.array_equal(to_numpy(bp.params[k]), to_numpy(fa.params[k])), k
+    with pytest.raises(ValueError, match=f"{name}: feedback must be one of"):
+        FA_LAYERS[name]("random")
+
+
+def test_a_new_layer_gets_feedback_alignment_from_one_declaration(rng):
+    """The recipe of Linear's docstring on a layer the library does not know: one class
+    attribute, one ``_init_feedback`` call, one ``dx_weight`` in backward; the alignment
+    measurements then cover it with no registration anywhere else."""
+    class Bilinear(Layer):                       # out = x @ W (no bias)
+        feedback_of = {"W": "Bfeed"}
+
+        def __init__(self, d, m, rng, feedback="bp"):
+            super().__init__()
+            rng = make_rng(rng)
+            self._init_param("W", rng.standard_normal((d, m)) / np.sqrt(d), None)
+            self._init_feedback(feedback, rng, lambda fb_rng: {"W": fb_rng.standard_normal((d, m)) / np.sqrt(d)})
+
+        def forward(self, x):
+            self.x = x
+            return x @ self.params["W"]
+
+        def backward(self, dout):
+            self.grads["W"] = self.x.T @ dout
+            return dout @ self.dx_weight("W").T
+
+    layer = Bilinear(6, 5, rng=0, feedback="fa")
+    assert np.array_equal(to_numpy(layer.params["W"]), to_numpy(Bilinear(6, 5, rng=0).params["W"]))
+    model = Sequential(Linear(4, 6, rng=1), ReLU(), layer, ReLU(), Linear(5, 3, rng=2))
+    m = measure_alignment(model, rng.standard_normal((8, 4)), np.arange(8) % 3)
+    assert {"grad_angle/2.W", "weight_angle/2.W"} == set(m)
+    layer.buffers["Bfeed"] = layer.params["W"].copy()       # feedback equal to the weights: angle 0
+    assert measure_alignment(model, rng.standard_normal((8, 4)), np.arange(8) % 3)["weight_angle/2.W"] < 1e-3
 
 
 # ---------------------------------------------------------------- FA layers

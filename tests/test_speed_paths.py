@@ -7,18 +7,19 @@
 - ``RNN`` (time-major, in-place loops) against ``rnn_reference`` (per-step BPTT);
 - ``BatchNorm`` (fewer passes) against ``batchnorm_reference`` (the docstring term by term), every mode;
 - ``needs_input_grad=False`` (what ``Trainer`` sets on the first layer) skips
-  only dx: the parameter gradients and the trained weights are unchanged;
+  only dx, under both kernels and for the DANN layers too: the parameter
+  gradients and the trained weights are unchanged;
 - no layer, loss or optimizer turns float32 into float64.
 """
 import numpy as np
 import pytest
 
-from minigrad import nn, optim
+from minigrad import backend, nn, optim
 from minigrad.backend import to_device, to_numpy
-from minigrad.nn.batchnorm import batchnorm_reference
+from minigrad.nn.batchnorm import batchnorm_backward_reference, batchnorm_reference
 from minigrad.nn.conv import (conv2d_backward_reference, conv2d_reference, maxpool_backward_reference,
                               maxpool_reference)
-from minigrad.nn.rnn import rnn_reference
+from minigrad.nn.rnn import rnn_backward_reference, rnn_reference
 from minigrad.trainer import Trainer
 
 
@@ -49,11 +50,11 @@ def test_conv_fast_path_equals_reference(C, F, k, s, p, H, W, feedback, layout, 
     x = rng.standard_normal((2, C, H, W))
     x = to_device(channels_last(x) if layout == "channels_last" else x)
     out = layer.forward(x)
-    ref_out, _ = conv2d_reference(x, layer.params["W"], layer.params["b"], s, p)
+    ref_out, cache = conv2d_reference(x, layer.params["W"], layer.params["b"], s, p)
     close(out, ref_out)
     dout = to_device(rng.standard_normal(out.shape))
     dx = layer.backward(dout)
-    ref_dx, ref_dW, ref_db = conv2d_backward_reference(dout, x, layer.params["W"], s, p,
+    ref_dx, ref_dW, ref_db = conv2d_backward_reference(dout, cache, layer.params["W"],
                                                        feedback_weights=layer.buffers.get("B"))
     close(dx, ref_dx)
     close(layer.grads["W"], ref_dW)
@@ -81,11 +82,11 @@ def test_maxpool_fast_path_equals_reference(k, s, layout, rng):
     x = to_device(channels_last(x) if layout == "channels_last" else x)
     layer = nn.MaxPool2d(k, s)
     out = layer.forward(x)
-    ref_out, argmax = maxpool_reference(x, k, s)
+    ref_out, cache = maxpool_reference(x, k, s)
     close(out, ref_out, tol=0)
     dout = to_device(rng.standard_normal(out.shape))
     dx = layer.backward(dout)
-    close(dx, maxpool_backward_reference(dout, argmax, x.shape, k, s))
+    close(dx, maxpool_backward_reference(dout, cache, k, s))
     assert dx.strides == x.strides       # the gradient keeps the input's memory order
 
 
@@ -99,7 +100,8 @@ def test_rnn_equals_per_step_reference(activation, feedback, rng):
     dout = to_device(rng.standard_normal(h.shape))
     dx = layer.backward(dout)
     P, B = layer.params, layer.buffers
-    ref = rnn_reference(x, h0, P["Wx"], P["Wh"], P["b"], dout, activation, B.get("Bx"), B.get("Bh"))
+    ref_h, cache = rnn_reference(x, h0, P["Wx"], P["Wh"], P["b"], activation)
+    ref = (ref_h,) + rnn_backward_reference(dout, cache, B.get("Bx", P["Wx"]), B.get("Bh", P["Wh"]))
     for got, want in zip((h, dx, layer.grads["Wx"], layer.grads["Wh"], layer.grads["b"], layer.dh0), ref):
         close(got, want)
 
@@ -122,30 +124,38 @@ def test_batchnorm_equals_term_by_term_reference(stats, affine, n, rng):
         x = to_device(3 * rng.standard_normal((n, 5)) + 1)
         dout = to_device(rng.standard_normal((n, 5)))
         rm, rv = layer.buffers["running_mean"], layer.buffers["running_var"]
-        ref = batchnorm_reference(x, dout, rm, rv, layer.params.get("gamma"), layer.params.get("beta"),
-                                  momentum=0.7, stats=layer.stats, training=stats != "eval")
+        gamma = layer.params.get("gamma")
+        ref_out, cache, ref_mean, ref_var = batchnorm_reference(
+            x, rm, rv, gamma, layer.params.get("beta"), momentum=0.7, stats=layer.stats, training=stats != "eval")
+        ref_dx, ref_dgamma, ref_dbeta = batchnorm_backward_reference(dout, cache, gamma)
         out = layer.forward(x)
         dx = layer.backward(dout)
-        close(out, ref[0])
-        close(dx, ref[1])
+        close(out, ref_out)
+        close(dx, ref_dx)
         if affine:
-            close(layer.grads["gamma"], ref[2])
-            close(layer.grads["beta"], ref[3])
-        close(layer.buffers["running_mean"], ref[4])
-        close(layer.buffers["running_var"], ref[5])
+            close(layer.grads["gamma"], ref_dgamma)
+            close(layer.grads["beta"], ref_dbeta)
+        close(layer.buffers["running_mean"], ref_mean)
+        close(layer.buffers["running_var"], ref_var)
 
 
 SKIPPABLE = {
     "linear": (lambda: nn.Linear(6, 4, rng=0), (5, 6)),
     "conv": (lambda: nn.Conv2d(2, 3, 3, padding=1, rng=0), (2, 2, 5, 5)),
     "rnn": (lambda: nn.RNN(4, 5, rng=0), (3, 6, 4)),
+    "dann": (lambda: nn.DANN(6, 4, 2, rng=0, feedback="fa"), (5, 6)),
+    "dann_conv": (lambda: nn.DANNConv2d(2, 3, 1, 3, padding=1, rng=0), (2, 2, 5, 5)),
+    "dann_rnn": (lambda: nn.DANNRNN(4, 5, rng=0), (3, 6, 4)),
+    "columnei": (lambda: nn.ColumnEi(6, 4, n_inhibitory_in=2, rng=0), (5, 6)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(SKIPPABLE))
-def test_needs_input_grad_false_skips_only_dx(name, rng):
+@pytest.mark.parametrize("kernels", ["fast", "reference"])
+def test_needs_input_grad_false_skips_only_dx(name, kernels, rng, monkeypatch):
+    monkeypatch.setattr(backend, "_KERNELS", kernels)
     make, shape = SKIPPABLE[name]
-    x = to_device(rng.standard_normal(shape).astype(np.float32))
+    x = to_device(np.abs(rng.standard_normal(shape)).astype(np.float32))   # DANN layers read x >= 0
     full, lean = make(), make()
     out = full.forward(x)
     lean.forward(x)
@@ -157,13 +167,16 @@ def test_needs_input_grad_false_skips_only_dx(name, rng):
         close(lean.grads[k], full.grads[k], tol=0)
 
 
-def test_trainer_skips_first_dx_and_trains_identically(rng):
-    """One Trainer step gives the same weights as a manual full-backward SGD step."""
+@pytest.mark.parametrize("first", ["linear", "dann"])
+def test_trainer_skips_first_dx_and_trains_identically(first, rng, monkeypatch):
+    """One Trainer step gives the same weights as a manual full-backward SGD step,
+    and the first layer's backward returned None inside the step."""
     X = rng.random((16, 6), dtype=np.float32)
     y = rng.integers(0, 3, 16)
 
     def model():
-        return nn.Sequential(nn.Linear(6, 8, rng=0), nn.ReLU(), nn.Linear(8, 3, rng=1))
+        head = nn.Linear(6, 8, rng=0) if first == "linear" else nn.DANN(6, 8, 2, rng=0)
+        return nn.Sequential(head, nn.ReLU(), nn.Linear(8, 3, rng=1))
 
     manual = model()
     scores = manual.forward(to_device(X))
@@ -172,9 +185,14 @@ def test_trainer_skips_first_dx_and_trains_identically(rng):
     optim.SGD(lr=0.1).step(manual.params, manual.grads)
 
     trained = model()
+    head = trained.layers[0]
+    returned = []
+    backward = head.backward
+    monkeypatch.setattr(head, "backward", lambda dout: returned.append(backward(dout)) or returned[-1])
     trainer = Trainer(trained, {"X_train": X, "y_train": y}, optim.SGD(lr=0.1), batch_size=16,
                       epochs=1, rng=0, progress=False)
     trainer.train_step(to_device(X), to_device(y))
+    assert returned == [None]                                  # dx skipped for the first layer
     assert trained.layers[0].needs_input_grad is True          # restored after the step
     for k, v in manual.params.items():
         close(trained.params[k], v, tol=1e-6)

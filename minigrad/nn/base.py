@@ -45,6 +45,20 @@ names the layers do not have are refused (``KeyError``), as is removing one.
 Trainer's rules rewrite entries of their copy; a layer's gradient is what its
 ``backward`` wrote). Replacing the whole attribute (``model.params = {...}``)
 raises ``AttributeError``: write entries instead, or set each layer's own.
+
+Feedback alignment is one mechanism for every layer. A layer class declares
+which of its weights can be replaced by a fixed random feedback matrix in the
+backward pass, and the buffer that holds it::
+
+    feedback_of = {"W": "B"}                    # weight name -> feedback buffer name
+
+``_init_feedback`` (in ``__init__``) checks ``feedback`` ("bp" or "fa") and,
+for "fa", draws the buffers once from the weights' own child stream
+(``backend.feedback_rng``: W is the same with and without FA); in
+``backward``, ``self.dx_weight("W")`` is the matrix that carries the error to
+the layer below: the weight itself for "bp", its feedback buffer for "fa".
+The alignment measurements (``minigrad.feedback``) and the checkpoints (which
+save ``buffers``) read the same declaration.
 """
 import math
 import numbers
@@ -54,7 +68,9 @@ from functools import wraps
 
 import numpy as np
 
-from ..backend import DEFAULT_DTYPE, to_device
+from ..backend import DEFAULT_DTYPE, feedback_rng, to_device
+
+FEEDBACK_MODES = ("bp", "fa")
 
 
 def check_arg(owner, name, value, low=None, high=None, *, integer=False, low_open=False, high_open=False):
@@ -212,7 +228,9 @@ def assembled(attr, get):
 
 
 class Layer:
-    """Base class: parameter bookkeeping, mode switch and input checks."""
+    """Base class: parameter bookkeeping, mode switch, input checks, feedback choice."""
+
+    feedback_of = {}        # weight name -> feedback buffer name, for layers that offer feedback="fa"
 
     _out_shape = _NO_FORWARD     # shape of the last forward output, checked by backward
 
@@ -268,14 +286,40 @@ class Layer:
         dtype = DEFAULT_DTYPE if dtype is None else float_dtype(self, dtype)
         self.params[name] = to_device(host_array, dtype=dtype)
 
-    def _check_input(self, x, ndim, what, **fixed):
+    def _init_feedback(self, feedback, rng, draw):
+        """Set ``self.feedback`` and, for "fa", draw the fixed feedback buffers.
+
+        Args:
+            feedback: "bp" (backprop) or "fa" (feedback alignment).
+            rng: the host Generator the weights were drawn from; the feedback comes
+                from its child stream (``feedback_rng``), which does not advance it.
+            draw: function(Generator) -> dict weight name -> host array, the initial
+                feedback for every weight in ``feedback_of`` (stored, in the weight's
+                dtype, as the buffer ``feedback_of`` names).
+        """
+        if feedback not in FEEDBACK_MODES:
+            raise ValueError(f"{type(self).__name__}: feedback must be one of {FEEDBACK_MODES}, got {feedback!r}")
+        self.feedback = feedback
+        if feedback == "fa":
+            drawn = draw(feedback_rng(rng))
+            for weight, buffer in self.feedback_of.items():
+                self.buffers[buffer] = to_device(drawn[weight], dtype=self.params[weight].dtype)
+
+    def dx_weight(self, name):
+        """The matrix that carries the error backwards in place of weight ``name``:
+        the weight itself (feedback="bp") or its fixed feedback buffer (feedback="fa")."""
+        if self.feedback == "fa":
+            return self.buffers[self.feedback_of[name]]
+        return self.params[name]
+
+    def _check_input(self, x, ndim, what, sizes=None):
         """Raise a clear error unless ``x`` is a floating array of the right shape.
 
         Args:
             x: the input array.
             ndim: required number of dimensions; None: any (elementwise layers).
             what: the expected shape in words, e.g. "(N, D) with D=784".
-            fixed: axis index (as 'axis1=784' style keywords) -> required size.
+            sizes: dict axis index -> required size, e.g. ``{1: 784}``; None: no size fixed.
         """
         name = type(self).__name__
         if not hasattr(x, "shape") or not hasattr(x, "dtype"):
@@ -284,7 +328,8 @@ class Layer:
             raise TypeError(
                 f"{name}: expected a floating-point array of shape {what}, got dtype {x.dtype} "
                 "(convert explicitly, e.g. minigrad.data.normalize(images))")
-        if (ndim is not None and x.ndim != ndim) or any(x.shape[int(k[4:])] != v for k, v in fixed.items()):
+        if (ndim is not None and x.ndim != ndim) or any(
+                x.shape[axis] != size for axis, size in (sizes or {}).items()):
             raise ValueError(f"{name}: expected input of shape {what}, got {tuple(x.shape)}")
 
     def __repr__(self):

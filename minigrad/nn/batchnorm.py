@@ -41,10 +41,16 @@ mu and var depending on x as above (s = sqrt(v + eps))::
 
 (in batch mode c = mu also depends on x, but sum_i (x_i - mu) = 0 cancels
 that term). With w = 1 and m = c = mu this is the textbook batchnorm gradient.
+
+Kernels: ``batchnorm_reference`` and ``batchnorm_backward_reference`` (end of
+this file) are these formulas term by term, the textbook code;
+``MINIGRAD_KERNELS=reference`` (or ``--reference``) makes ``BatchNorm`` and
+``BatchNorm2d`` train through them. The default fast kernels
+(``_normalize``, ``_normalize_backward``) compute the same in fewer passes.
 """
 import numpy as np
 
-from ..backend import DEFAULT_DTYPE, to_device, xp
+from ..backend import DEFAULT_DTYPE, kernels, to_device, xp
 from .base import Layer, check_arg
 
 STATS_MODES = ("batch", "running", "running_inclusive")
@@ -83,7 +89,7 @@ class BatchNorm(Layer):
         self.buffers["running_var"] = to_device(np.ones(num_features), dtype=dt)
 
     def _check(self, x):
-        self._check_input(x, 2, f"(N, D) with D={self.num_features}", axis1=self.num_features)
+        self._check_input(x, 2, f"(N, D) with D={self.num_features}", sizes={1: self.num_features})
 
     def forward(self, x):
         """x: (N, D) -> out: (N, D)."""
@@ -98,11 +104,19 @@ class BatchNorm(Layer):
     def _normalize(self, x):
         """The module docstring's formulas in fewer passes over (N, D) arrays.
 
-        ``batchnorm_reference`` below is the same computation written term by term;
-        tests/test_speed_paths.py checks that both agree in every mode.
+        ``batchnorm_reference`` below is the same computation written term by term
+        (and runs instead under the reference kernels); tests/test_speed_paths.py
+        checks that both agree in every mode.
         """
         run_mu, run_var = self.buffers["running_mean"], self.buffers["running_var"]
         mom = self.momentum
+        if kernels() == "reference":
+            out, self.cache, new_mean, new_var = batchnorm_reference(
+                x, run_mu, run_var, self.params.get("gamma"), self.params.get("beta"), mom, self.eps,
+                self.stats, self.training)
+            self.buffers["running_mean"], self.buffers["running_var"] = new_mean, new_var
+            self.cache["reference"] = True
+            return out
         if not self.training:
             m, v, w, c = run_mu, run_var, 0.0, run_mu
             xm = x - m                                               # (N, D)
@@ -142,6 +156,11 @@ class BatchNorm(Layer):
         so dx is dx_hat and x_hat scaled per feature, plus a per-feature constant.
         """
         c = self.cache
+        if c.get("reference"):                        # the forward ran the reference kernels
+            dx, dgamma, dbeta = batchnorm_backward_reference(dout, c, self.params.get("gamma"))
+            if self.affine:
+                self.grads["gamma"], self.grads["beta"] = dgamma, dbeta
+            return dx
         x_hat, s, w = c["x_hat"], c["s"], c["w"]
         if self.affine:
             self.grads["gamma"] = xp.einsum("nd,nd->d", dout, x_hat)
@@ -159,29 +178,36 @@ class BatchNorm(Layer):
         return dx
 
 
-def batchnorm_reference(x, dout, running_mean, running_var, gamma=None, beta=None, momentum=0.9,
+def batchnorm_reference(x, running_mean, running_var, gamma=None, beta=None, momentum=0.9,
                         eps=1e-5, stats="batch", training=True):
-    """The module docstring's forward and backward term by term (the textbook version).
+    """The module docstring's forward term by term (the textbook version).
 
-    x, dout: (N, D); running_mean, running_var, gamma, beta: (D,) (gamma=None: no affine).
-    Returns out (N, D), dx (N, D), dgamma, dbeta (D,) or None, and the new running
-    mean and variance (D,). ``BatchNorm`` computes the same in fewer passes.
+    x: (N, D); running_mean, running_var, gamma, beta: (D,) (gamma=None: no affine).
+    Returns out (N, D), the cache ``batchnorm_backward_reference`` reads (dict of
+    x, x_hat, m, c, s, w), and the new running mean and variance (D,).
     """
     if not training:
-        m, v, w, c = running_mean, running_var, 0.0, running_mean
+        m, v, w, c = running_mean, running_var, 0.0, running_mean      # eval: running statistics only
         new_mean, new_var = running_mean, running_var
     else:
-        mu = x.mean(axis=0)
-        c = mu if stats == "batch" else running_mean
-        var = ((x - c) ** 2).mean(axis=0)
+        mu = x.mean(axis=0)                                            # batch mean
+        c = mu if stats == "batch" else running_mean                   # centre of the variance
+        var = ((x - c) ** 2).mean(axis=0)                              # batch variance about c
         w = {"batch": 1.0, "running": 0.0, "running_inclusive": 1.0 - momentum}[stats]
-        m = (1 - w) * running_mean + w * mu
+        m = (1 - w) * running_mean + w * mu                            # statistics that normalise
         v = (1 - w) * running_var + w * var
         new_mean = momentum * running_mean + (1 - momentum) * mu
         new_var = momentum * running_var + (1 - momentum) * var
     s = xp.sqrt(v + eps)
-    x_hat = (x - m) / s
-    out = x_hat if gamma is None else gamma * x_hat + beta
+    x_hat = (x - m) / s                                                # K&B eq. 1
+    out = x_hat if gamma is None else gamma * x_hat + beta             # K&B eq. 2
+    return out, dict(x=x, x_hat=x_hat, m=m, c=c, s=s, w=w), new_mean, new_var
+
+
+def batchnorm_backward_reference(dout, cache, gamma=None):
+    """The module docstring's backward term by term: dout (N, D) -> dx (N, D), dgamma, dbeta
+    (D,) or None without gamma."""
+    x, x_hat, m, c, s, w = (cache[k] for k in ("x", "x_hat", "m", "c", "s", "w"))
     dgamma = dbeta = None
     if gamma is not None:
         dgamma, dbeta = (dout * x_hat).sum(axis=0), dout.sum(axis=0)
@@ -189,12 +215,12 @@ def batchnorm_reference(x, dout, running_mean, running_var, gamma=None, beta=Non
     else:
         dx_hat = dout
     dx = dx_hat / s
-    if w:
+    if w:                                                              # the batch's own statistics took part
         n = dout.shape[0]
         dv = (dx_hat * (x - m)).sum(axis=0) * (-0.5) / s ** 3
         dm = -dx_hat.sum(axis=0) / s
         dx = dx + (w / n) * (dm + 2 * dv * (x - c))
-    return out, dx, dgamma, dbeta, new_mean, new_var
+    return dx, dgamma, dbeta
 
 
 class BatchNorm2d(BatchNorm):
@@ -206,7 +232,7 @@ class BatchNorm2d(BatchNorm):
     """
 
     def _check(self, x):
-        self._check_input(x, 4, f"(N, C, H, W) with C={self.num_features}", axis1=self.num_features)
+        self._check_input(x, 4, f"(N, C, H, W) with C={self.num_features}", sizes={1: self.num_features})
 
     def forward(self, x):
         """x: (N, C, H, W) -> out: (N, C, H, W)."""

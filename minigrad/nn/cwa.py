@@ -61,6 +61,9 @@ huge (around 1e7 where den meets the 1e-6 floor). ``forward`` therefore refuses
 inputs below 0 (``check_activities``: one ``min`` over the batch, cheap next to
 the products); ``check_input_range=False`` skips it for speed.
 
+Kernels: one version of each pass (``forward``/``backward`` below), the
+textbook code under both ``MINIGRAD_KERNELS`` settings.
+
 The variants of section 4.4 live next door: ``absnorm.py`` (AbsNorm, signed
 weights normalised by their absolute values) and ``cwa_lateral.py`` (CWA with
 lateral inhibitory interneurons, unrolled over a few time steps).
@@ -161,7 +164,7 @@ class CWA(Layer):
     def forward(self, x):
         """x: (N, D) activities in [0, 1] -> z: (N, M) in [-1, 1]."""
         D = self.in_features
-        self._check_input(x, 2, f"(N, D) with D={D}", axis1=D)
+        self._check_input(x, 2, f"(N, D) with D={D}", sizes={1: D})
         if self.check_input_range:
             check_activities(self, x)            # p_j in [0, 1], sec. 2.3: else z leaves [-1, 1]
         ni, Gr, er = self.n_inhibitory, self.rest_conductance, self.rest_potential

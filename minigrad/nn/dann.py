@@ -60,6 +60,16 @@ drawn once by the same rule as Wee and Wie (so feedback, too, obeys Dale's
 principle). Everything inside the layer (Wei, alpha, g, b, Wee, Wie
 gradients) stays exact; ``dx = dzE Bee + dzI Bie``.
 
+Per-example gradients (for the Fisher correction of ``minigrad/dale.py``):
+every weight gradient above is a sum over the batch of per-example outer
+products, e.g. dWee = sum_n dzE[n]^T x[n]; ``DANN.per_example_sq_grads``,
+right after ``DANN.backward``, gives sum_n (per-example gradient)^2 for every
+parameter from the same intermediate gradients.
+
+Kernels: this file has one version of each pass (``dann_block_forward``,
+``dann_block_backward``), the textbook code under both ``MINIGRAD_KERNELS``
+settings.
+
 The update rules that make DANNs learn well (gradient corrections, projection
 to non-negative weights) are *not* here: they are rule objects in
 ``minigrad/dale.py``, applied by the Trainer. Layers only describe their
@@ -67,9 +77,8 @@ excitatory/inhibitory blocks in ``dale_groups`` for those rules.
 """
 import numpy as np
 
-from ..backend import feedback_rng, make_rng, to_device, xp
+from ..backend import make_rng, xp
 from .base import Layer, check_arg
-from .linear import check_feedback
 
 EPS = 1e-8            # added to gamma (authors' code) so a zero inhibitory pathway cannot divide by 0
 
@@ -126,14 +135,19 @@ def dann_block_forward(x, Wee, Wie, Wei, alpha):
     return r, dict(x=x, zI=zI, zIe=zIe, e_alpha=e_alpha, u=u, gamma=gamma, r=r)
 
 
-def dann_block_backward(dr, cache, Wee, Wie, Wei, Bee=None, Bie=None):
+def dann_block_backward(dr, cache, Wei, Fe=None, Fi=None):
     """Exact gradient of ``dann_block_forward`` (appendix E.2), given dr (R, ne).
 
-    Bee, Bie (optional): fixed feedback used instead of Wee, Wie for dx only.
+    Args:
+        dr: (R, ne) gradient of r; cache: from ``dann_block_forward``; Wei (ne, ni).
+        Fe (ne, d), Fi (ni, d): the matrices that carry the error to x, Wee and Wie
+            for backprop or the fixed feedback Bee and Bie for FA (the layer's
+            ``dx_weight``); None: dx is not computed.
     Returns:
         grads: dict Wee (ne, d), Wie (ni, d), Wei (ne, ni), alpha (ni,);
-        dx: (R, d). The cache gains the intermediate gradients (for
-        per-example statistics).
+        dx: (R, d) or None. The cache gains the intermediate gradients dzE (R, ne),
+        dzI (R, ni), ds, dgamma, dzIe (for per-example statistics and for the
+        convolution, which carries dzE, dzI back to the image itself).
     """
     x, zI, zIe, u, gamma, r = (cache[k] for k in ("x", "zI", "zIe", "u", "gamma", "r"))
     du = dr / gamma                                  # r = u / gamma
@@ -148,8 +162,9 @@ def dann_block_backward(dr, cache, Wee, Wie, Wei, Bee=None, Bie=None):
         "alpha": (dzIe * zIe).sum(axis=0),           # d(zI e^alpha)/dalpha = zI e^alpha
     }
     cache.update(dzE=dzE, dzI=dzI, ds=ds, dgamma=dgamma, dzIe=dzIe)
-    Fe, Fi = (Wee, Wie) if Bee is None else (Bee, Bie)
-    return grads, dzE @ Fe + dzI @ Fi
+    if Fe is None:
+        return grads, None
+    return grads, dzE @ Fe + dzI @ Fi                # dx = dzE Wee + dzI Wie (Bee, Bie for FA)
 
 
 class DANN(Layer):
@@ -166,45 +181,71 @@ class DANN(Layer):
     Params: ``Wee`` (ne, d), ``Wie`` (ni, d), ``Wei`` (ne, ni), ``alpha`` (ni,),
     ``g`` (ne,), ``b`` (ne,). Buffers: ``Bee`` (ne, d), ``Bie`` (ni, d) when
     feedback="fa". Input x (N, d), output z (N, ne).
+    ``needs_input_grad`` (default True): set False to skip dx, ``backward`` then
+    returns None (``Trainer`` does so for the first layer while it trains).
     """
+    needs_input_grad = True
+    feedback_of = {"Wee": "Bee", "Wie": "Bie"}
 
     def __init__(self, in_features, n_excitatory, n_inhibitory, rng=None, feedback="bp", dtype=None):
         super().__init__()
-        check_feedback("DANN", feedback)
         rng = make_rng(rng)
         self.in_features, self.ne, self.ni = (check_arg(self, name, v, 1, integer=True) for name, v in (
             ("in_features", in_features), ("n_excitatory", n_excitatory), ("n_inhibitory", n_inhibitory)))
-        self.feedback = feedback
         for name, value in dann_init(self.ne, self.ni, self.in_features, rng).items():
             self._init_param(name, value, dtype)
-        if feedback == "fa":
-            # own stream, so the forward weights are the same with and without FA
-            fb_rng = feedback_rng(rng)          # does not advance rng: W matches the BP network
-            Bee, Bie = dann_feedback_init(self.ne, self.ni, self.in_features, fb_rng)
-            dt = self.params["Wee"].dtype
-            self.buffers["Bee"], self.buffers["Bie"] = to_device(Bee, dt), to_device(Bie, dt)
+        self._init_feedback(feedback, rng, lambda fb_rng: dict(
+            zip(("Wee", "Wie"), dann_feedback_init(self.ne, self.ni, self.in_features, fb_rng))))
         # the excitatory/inhibitory block, for the rules in minigrad/dale.py
         self.dale_groups = [dict(ne=self.ne, ni=self.ni, d=self.in_features, Wee="Wee", Wie="Wie",
                                  Wei="Wei", alpha="alpha", g="g")]
 
     def forward(self, x):
         """x: (N, d) non-negative -> z: (N, ne)."""
-        self._check_input(x, 2, f"(N, d) with d={self.in_features}", axis1=self.in_features)
+        self._check_input(x, 2, f"(N, d) with d={self.in_features}", sizes={1: self.in_features})
         p = self.params
         r, self.cache = dann_block_forward(x, p["Wee"], p["Wie"], p["Wei"], p["alpha"])
         return p["g"] * r + p["b"]                   # eq. 1: z = g/gamma . (zE - Wei hI) + b
 
     def backward(self, dz):
-        """dz: (N, ne) -> dx: (N, d); fills grads of every parameter."""
+        """dz: (N, ne) -> dx: (N, d) (None when ``needs_input_grad`` is False); fills grads
+        of every parameter."""
         p, r = self.params, self.cache["r"]
         self.grads["b"] = dz.sum(axis=0)
         self.grads["g"] = (dz * r).sum(axis=0)
         dr = dz * p["g"]
-        B = (self.buffers["Bee"], self.buffers["Bie"]) if self.feedback == "fa" else (None, None)
-        grads, dx = dann_block_backward(dr, self.cache, p["Wee"], p["Wie"], p["Wei"], *B)
+        F = (self.dx_weight("Wee"), self.dx_weight("Wie")) if self.needs_input_grad else (None, None)
+        grads, dx = dann_block_backward(dr, self.cache, p["Wei"], *F)
         self.grads.update(grads)
-        self.cache["dz"] = dz                        # for per-example statistics (minigrad/dale.py)
+        self.cache["dz"] = dz                        # for per_example_sq_grads
         return dx
+
+    def per_example_sq_grads(self):
+        """Sum over the batch of the *squared per-example* gradients, from the last
+        forward and backward pass (what the Fisher correction of ``minigrad/dale.py`` needs).
+
+        The per-example form of ``backward``: for example n, dWee_n = dzE[n]^T x[n],
+        so sum_n (dWee_n)^2 = (dzE^2)^T (x^2) is one matrix product (likewise Wie);
+        Wei is used twice (s and gamma), so its per-example gradient
+        ds[n]^T zI[n] + dgamma[n]^T zIe[n] squares into three products; dalpha_n =
+        dzIe[n] * zIe[n], dg_n = dz[n] * r[n], db_n = dz[n].
+
+        Returns:
+            dict parameter name -> array of the parameter's shape.
+        """
+        c = self.cache
+        x2 = c["x"] * c["x"]                                       # (N, d)
+        zI, zIe, ds, dgamma = c["zI"], c["zIe"], c["ds"], c["dgamma"]
+        dalpha_n = c["dzIe"] * zIe                                 # (N, ni) per-example dalpha
+        dg_n = c["dz"] * c["r"]                                    # (N, ne) per-example dg
+        return {
+            "Wee": (c["dzE"] * c["dzE"]).T @ x2,
+            "Wie": (c["dzI"] * c["dzI"]).T @ x2,
+            "Wei": (ds * ds).T @ (zI * zI) + 2 * (ds * dgamma).T @ (zI * zIe) + (dgamma * dgamma).T @ (zIe * zIe),
+            "alpha": (dalpha_n * dalpha_n).sum(axis=0),
+            "g": (dg_n * dg_n).sum(axis=0),
+            "b": (c["dz"] * c["dz"]).sum(axis=0),
+        }
 
     def effective_weight(self):
         """The affine part of the layer, Wee - Wei Wie (ne, d): z = g (W_eff x) / gamma + b."""
@@ -257,7 +298,10 @@ class ColumnEi(Layer):
         dtype: parameter dtype (default float32).
 
     Params: ``W`` (M, d), ``b`` (M,). Input x (N, d), output (N, M).
+    ``needs_input_grad`` (default True): set False to skip dx, ``backward`` then
+    returns None (``Trainer`` does so for the first layer while it trains).
     """
+    needs_input_grad = True
 
     def __init__(self, in_features, out_features, n_inhibitory_in=0, rng=None, input_mean=None,
                  dtype=None):
@@ -276,7 +320,7 @@ class ColumnEi(Layer):
 
     def forward(self, x):
         """x: (N, d) -> z: (N, M)."""
-        self._check_input(x, 2, f"(N, d) with d={self.in_features}", axis1=self.in_features)
+        self._check_input(x, 2, f"(N, d) with d={self.in_features}", sizes={1: self.in_features})
         self.x = x
         return x @ self.params["W"].T + self.params["b"]
 
@@ -284,4 +328,6 @@ class ColumnEi(Layer):
         """dz: (N, M) -> dx: (N, d); fills grads W (M, d), b (M,)."""
         self.grads["W"] = dz.T @ self.x
         self.grads["b"] = dz.sum(axis=0)
+        if not self.needs_input_grad:
+            return None
         return dz @ self.params["W"]

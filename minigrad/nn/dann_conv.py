@@ -15,18 +15,26 @@ position, subtractively through Wei and divisively through Wei e^alpha.
 Initialisation and the update corrections are those of the dense layer with
 d = k*k*C (appendix B.1): the KL divergence is summed over positions, which
 scales every parameter type alike. The backward pass is the dense block's
-(``dann_block_backward``) on the patch rows, followed by ``col2im``.
+(``dann_block_backward``) on the patch rows, followed by the transposed
+convolution back to the image (``col2im`` in the textbook version).
+
+The patches, the filter layout and the way back to the image are the
+convolution machinery of ``conv.py`` (``conv_patches``, ``filter_rows``,
+``rows_to_filters``, ``rows_to_image``, ``conv_input_grad``), the same as
+``Conv2d``'s: under the reference kernels the textbook ``im2col``/``col2im``,
+under the fast ones (default) channels-last rows with the fused input
+gradient. dx is the transposed convolution of the row gradients
+[dzE, dzI] with the filters [Wee; Wie] (FA: [Bee; Bie]).
 
 Shapes: x (N, C, H, W) non-negative; Wee (Fe, C, HH, WW), Wie (Fi, C, HH, WW),
 Wei (Fe, Fi), alpha (Fi,), g (Fe,), b (Fe,); output (N, Fe, Ho, Wo).
 """
 import numpy as np
 
-from ..backend import feedback_rng, make_rng, to_device, xp
+from ..backend import make_rng, xp
 from .base import Layer, check_arg
-from .conv import col2im, conv_output_size, im2col
+from .conv import conv_input_grad, conv_patches, filter_rows, image_to_rows, rows_to_filters, rows_to_image
 from .dann import dann_block_backward, dann_block_forward, dann_feedback_init, dann_init
-from .linear import check_feedback
 
 
 class DANNConv2d(Layer):
@@ -45,14 +53,18 @@ class DANNConv2d(Layer):
     Parameters, with d = C*HH*WW: ``Wee`` (Fe, C, HH, WW) and ``Wie``
     (Fi, C, HH, WW) excitatory and inhibitory filters, ``Wei`` (Fe, Fi),
     ``alpha`` (Fi,), ``g`` (Fe,), ``b`` (Fe,). Buffers (feedback="fa" only):
-    ``Bee`` (Fe, d) and ``Bie`` (Fi, d), kept flat, as the patch-row products use them.
+    ``Bee`` (Fe, d) and ``Bie`` (Fi, d), kept flat (the filters reshaped, as
+    ``Wee.reshape(Fe, -1)``), as saved in checkpoints.
     Input x (N, C, H, W) non-negative, output z (N, Fe, Ho, Wo).
+    ``needs_input_grad`` (default True): set False to skip dx, ``backward`` then
+    returns None (``Trainer`` does so for the first layer while it trains).
     """
+    needs_input_grad = True
+    feedback_of = {"Wee": "Bee", "Wie": "Bie"}
 
     def __init__(self, in_channels, n_excitatory, n_inhibitory, kernel_size, stride=1, padding=0,
                  rng=None, feedback="bp", dtype=None):
         super().__init__()
-        check_feedback("DANNConv2d", feedback)
         rng = make_rng(rng)
         HH, WW = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
         HH, WW = (check_arg(self, "kernel_size", k, 1, integer=True) for k in (HH, WW))
@@ -60,50 +72,45 @@ class DANNConv2d(Layer):
             ("in_channels", in_channels), ("n_excitatory", n_excitatory), ("n_inhibitory", n_inhibitory)))
         stride = check_arg(self, "stride", stride, 1, integer=True)
         padding = check_arg(self, "padding", padding, 0, integer=True)
-        self.kernel, self.stride, self.padding, self.feedback = (HH, WW), stride, padding, feedback
+        self.kernel, self.stride, self.padding = (HH, WW), stride, padding
         d = self.in_channels * HH * WW
         init = dann_init(self.ne, self.ni, d, rng)
         init["Wee"] = init["Wee"].reshape(self.ne, self.in_channels, HH, WW)
         init["Wie"] = init["Wie"].reshape(self.ni, self.in_channels, HH, WW)
         for name, value in init.items():
             self._init_param(name, value, dtype)
-        if feedback == "fa":
-            fb_rng = feedback_rng(rng)          # does not advance rng: W matches the BP network
-            Bee, Bie = dann_feedback_init(self.ne, self.ni, d, fb_rng)
-            dt = self.params["Wee"].dtype
-            self.buffers["Bee"], self.buffers["Bie"] = to_device(Bee, dt), to_device(Bie, dt)   # (F, d)
+        self._init_feedback(feedback, rng, lambda fb_rng: dict(
+            zip(("Wee", "Wie"), dann_feedback_init(self.ne, self.ni, d, fb_rng))))    # flat (F, d)
         self.dale_groups = [dict(ne=self.ne, ni=self.ni, d=d, Wee="Wee", Wie="Wie", Wei="Wei",
                                  alpha="alpha", g="g")]
 
     def forward(self, x):
         """x: (N, C, H, W) non-negative -> z: (N, Fe, Ho, Wo)."""
-        self._check_input(x, 4, f"(N, C, H, W) with C={self.in_channels}", axis1=self.in_channels)
-        HH, WW = self.kernel
-        s, pad, p = self.stride, self.padding, self.params
-        N, C, H, W_ = x.shape
-        if H + 2 * pad < HH or W_ + 2 * pad < WW:
-            raise ValueError(f"DANNConv2d: input {H}x{W_} with padding {pad} is smaller than the {HH}x{WW} kernel")
-        x_pad = xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
-        Ho, Wo = conv_output_size(H, HH, s, pad), conv_output_size(W_, WW, s, pad)
-        self.x_pad_shape, self.out_hw = x_pad.shape, (Ho, Wo)
-        cols = im2col(x_pad, HH, WW, s)                                   # (N*Ho*Wo, d)
-        r, self.cache = dann_block_forward(cols, p["Wee"].reshape(self.ne, -1),
-                                           p["Wie"].reshape(self.ni, -1), p["Wei"], p["alpha"])
+        self._check_input(x, 4, f"(N, C, H, W) with C={self.in_channels}", sizes={1: self.in_channels})
+        p = self.params
+        self.cache = None                                                 # free the last batch's patches first
+        cols, self.geom = conv_patches(x, self.kernel, self.stride, self.padding, layer="DANNConv2d")  # (R, d)
+        r, self.cache = dann_block_forward(cols, filter_rows(p["Wee"], self.geom),
+                                           filter_rows(p["Wie"], self.geom), p["Wei"], p["alpha"])
         z = p["g"] * r + p["b"]                                           # eq. 16, every position
-        return z.reshape(N, Ho, Wo, self.ne).transpose(0, 3, 1, 2)
+        return rows_to_image(z, self.geom)                                # (N, Fe, Ho, Wo)
 
     def backward(self, dz):
-        """dz: (N, Fe, Ho, Wo) -> dx: (N, C, H, W); fills every gradient."""
-        HH, WW = self.kernel
-        p, pad = self.params, self.padding
-        dz_rows = dz.transpose(0, 2, 3, 1).reshape(-1, self.ne)          # (N*Ho*Wo, Fe)
+        """dz: (N, Fe, Ho, Wo) -> dx: (N, C, H, W) (None when ``needs_input_grad`` is False);
+        fills every gradient."""
+        p = self.params
+        dz_rows = image_to_rows(dz)                                       # (N*Ho*Wo, Fe)
         self.grads["b"] = dz_rows.sum(axis=0)
         self.grads["g"] = (dz_rows * self.cache["r"]).sum(axis=0)
-        B = (self.buffers["Bee"], self.buffers["Bie"]) if self.feedback == "fa" else (None, None)
-        grads, dcols = dann_block_backward(dz_rows * p["g"], self.cache, p["Wee"].reshape(self.ne, -1),
-                                           p["Wie"].reshape(self.ni, -1), p["Wei"], *B)
-        grads["Wee"] = grads["Wee"].reshape(p["Wee"].shape)
-        grads["Wie"] = grads["Wie"].reshape(p["Wie"].shape)
+        grads, _ = dann_block_backward(dz_rows * p["g"], self.cache, p["Wei"])   # dx below, on the image
+        grads["Wee"] = rows_to_filters(grads["Wee"], self.geom)
+        grads["Wie"] = rows_to_filters(grads["Wie"], self.geom)
         self.grads.update(grads)
-        dx_pad = col2im(dcols, self.x_pad_shape, HH, WW, self.stride)
-        return dx_pad[:, :, pad:-pad, pad:-pad] if pad else dx_pad
+        if not self.needs_input_grad:
+            return None
+        # dx = transposed convolution of the row gradients [dzE, dzI] with the filters [Wee; Wie]
+        # (Bee, Bie for FA, kept flat: reshaped to filters)
+        filters = xp.concatenate([self.dx_weight("Wee").reshape(p["Wee"].shape),
+                                  self.dx_weight("Wie").reshape(p["Wie"].shape)])   # (Fe + Fi, C, HH, WW)
+        drows = xp.concatenate([self.cache["dzE"], self.cache["dzI"]], axis=1)     # (N*Ho*Wo, Fe + Fi)
+        return conv_input_grad(drows, filters, self.geom)

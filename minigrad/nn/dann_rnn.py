@@ -26,13 +26,15 @@ Wee (H, H), Wie (Hi, H), Wei (H, Hi), alpha (Hi,), g (H,); input block Uee
 (H, D), Uie (Di, D), Uei (H, Di), alpha_x (Di,), gx (H,); bias b (H,).
 Both blocks are initialised by algorithm 1 (d = H and d = D) and corrected
 as DANN blocks by ``minigrad.dale`` (``dale_groups`` lists both).
+
+Kernels: one version of each pass (the loops below, on the blocks of
+``dann.py``), the textbook code under both ``MINIGRAD_KERNELS`` settings.
 """
 import numpy as np
 
-from ..backend import feedback_rng, make_rng, to_device, xp
+from ..backend import make_rng, xp
 from .base import Layer, check_arg
 from .dann import dann_block_backward, dann_block_forward, dann_feedback_init, dann_init
-from .linear import check_feedback
 from .rnn import check_h0
 
 
@@ -55,16 +57,18 @@ class DANNRNN(Layer):
     divisive inhibition, and the exact derivative there scales like 1 / eps.
     It is correct, and harmless when h0 is not trained; pass a non-zero h0
     if you need a usable dh0.
+    ``needs_input_grad`` (default True): set False to skip dx (``dh0`` is still set),
+    ``backward`` then returns None (``Trainer`` does so for the first layer while it trains).
     """
+    needs_input_grad = True
+    feedback_of = {"Wee": "Bee", "Wie": "Bie", "Uee": "Bue", "Uie": "Bui"}
 
     def __init__(self, input_size, hidden_size, n_inhibitory=None, n_inhibitory_input=None, rng=None,
                  feedback="bp", dtype=None):
         super().__init__()
-        check_feedback("DANNRNN", feedback)
         rng = make_rng(rng)
         self.input_size = check_arg(self, "input_size", input_size, 1, integer=True)
         self.hidden_size = check_arg(self, "hidden_size", hidden_size, 1, integer=True)
-        self.feedback = feedback
         self.ni = (max(1, self.hidden_size // 10) if n_inhibitory is None
                    else check_arg(self, "n_inhibitory", n_inhibitory, 1, integer=True))
         self.ni_x = (self.ni if n_inhibitory_input is None
@@ -77,24 +81,20 @@ class DANNRNN(Layer):
         for k, name in (("Wee", "Uee"), ("Wie", "Uie"), ("Wei", "Uei"), ("alpha", "alpha_x"), ("g", "gx")):
             self._init_param(name, inp[k], dtype)
         self._init_param("b", np.zeros(H), dtype)
-        if feedback == "fa":
-            fb_rng = feedback_rng(rng)          # does not advance rng: W matches the BP network
-            dt = self.params["Wee"].dtype
-            Bee, Bie = dann_feedback_init(H, self.ni, H, fb_rng)
-            Bue, Bui = dann_feedback_init(H, self.ni_x, D, fb_rng)
-            for name, value in (("Bee", Bee), ("Bie", Bie), ("Bue", Bue), ("Bui", Bui)):
-                self.buffers[name] = to_device(value, dt)
+
+        def draw(fb_rng):                       # the recurrent block's feedback first, then the input's
+            B = dict(zip(("Wee", "Wie"), dann_feedback_init(H, self.ni, H, fb_rng)))
+            B.update(zip(("Uee", "Uie"), dann_feedback_init(H, self.ni_x, D, fb_rng)))
+            return B
+        self._init_feedback(feedback, rng, draw)
         self.dale_groups = [
             dict(ne=H, ni=self.ni, d=H, Wee="Wee", Wie="Wie", Wei="Wei", alpha="alpha", g="g"),
             dict(ne=H, ni=self.ni_x, d=D, Wee="Uee", Wie="Uie", Wei="Uei", alpha="alpha_x", g="gx"),
         ]
 
-    def _feedback(self, e, i):
-        return (self.buffers[e], self.buffers[i]) if self.feedback == "fa" else (None, None)
-
     def forward(self, x, h0=None):
         """x: (N, T, D) non-negative, h0: (N, H) or None (zeros) -> h: (N, T, H)."""
-        self._check_input(x, 3, f"(N, T, D) with D={self.input_size}", axis2=self.input_size)
+        self._check_input(x, 3, f"(N, T, D) with D={self.input_size}", sizes={2: self.input_size})
         N, T, D = x.shape
         H, p = self.hidden_size, self.params
         if h0 is None:
@@ -114,7 +114,8 @@ class DANNRNN(Layer):
         return h
 
     def backward(self, dout):
-        """dout: (N, T, H) -> dx: (N, T, D); fills every gradient and sets ``self.dh0``."""
+        """dout: (N, T, H) -> dx: (N, T, D) (None when ``needs_input_grad`` is False); fills
+        every gradient and sets ``self.dh0``."""
         x, h, p = self.x, self.h, self.params
         N, T, D = x.shape
         H = self.hidden_size
@@ -125,8 +126,8 @@ class DANNRNN(Layer):
             dz[:, t] = (dout[:, t] + dh_next) * (h[:, t] > 0)
             cache = self.rec_caches[t]
             rec["g"] += (dz[:, t] * cache["r"]).sum(axis=0)
-            grads_t, dh_next = dann_block_backward(dz[:, t] * p["g"], cache, p["Wee"], p["Wie"], p["Wei"],
-                                                   *self._feedback("Bee", "Bie"))
+            grads_t, dh_next = dann_block_backward(dz[:, t] * p["g"], cache, p["Wei"],
+                                                   self.dx_weight("Wee"), self.dx_weight("Wie"))
             for k, v in grads_t.items():
                 rec[k] += v
         self.dh0 = dh_next
@@ -134,8 +135,8 @@ class DANNRNN(Layer):
         self.grads.update(rec)
         self.grads["b"] = dz_rows.sum(axis=0)
         self.grads["gx"] = (dz_rows * self.in_cache["r"]).sum(axis=0)
-        grads_x, dx = dann_block_backward(dz_rows * p["gx"], self.in_cache, p["Uee"], p["Uie"], p["Uei"],
-                                          *self._feedback("Bue", "Bui"))
+        F = (self.dx_weight("Uee"), self.dx_weight("Uie")) if self.needs_input_grad else (None, None)
+        grads_x, dx = dann_block_backward(dz_rows * p["gx"], self.in_cache, p["Uei"], *F)
         for k, name in (("Wee", "Uee"), ("Wie", "Uie"), ("Wei", "Uei"), ("alpha", "alpha_x")):
             self.grads[name] = grads_x[k]
-        return dx.reshape(N, T, D)
+        return None if dx is None else dx.reshape(N, T, D)

@@ -18,18 +18,28 @@ the same shape as W, drawn once at the weight-init scale and never trained::
 
 dW and db stay the local gradients. ``dx`` is then exactly the gradient of the
 surrogate ``x @ B + b`` that the gradient checks test against.
+
+Kernels: this file has one version of each pass; ``forward`` and ``backward``
+below are the textbook code under both ``MINIGRAD_KERNELS`` settings.
+
+How feedback alignment is added to a layer (the mechanism is in ``nn/base.py``)
+-- one declaration on the class, one call in ``__init__``, one line in ``backward``::
+
+    class Linear(Layer):
+        feedback_of = {"W": "B"}                          # weight W is fed back through buffer B
+        def __init__(self, ..., feedback="bp"):
+            ...
+            self._init_feedback(feedback, rng, lambda fb_rng: {"W": scale * fb_rng.standard_normal(W_shape)})
+        def backward(self, dout):
+            ...
+            return dout @ self.dx_weight("W").T           # W for "bp", B for "fa"
+
+The alignment angles (``minigrad.feedback``) and the checkpoints then know B too.
 """
 import numpy as np
 
-from ..backend import feedback_rng, make_rng, to_device, xp
-from .base import Layer, check_arg
-
-FEEDBACK_MODES = ("bp", "fa")
-
-
-def check_feedback(name, feedback):
-    if feedback not in FEEDBACK_MODES:
-        raise ValueError(f"{name}: feedback must be one of {FEEDBACK_MODES}, got {feedback!r}")
+from ..backend import make_rng, xp
+from .base import FEEDBACK_MODES, Layer, check_arg  # noqa: F401  (FEEDBACK_MODES: the valid feedback settings)
 
 
 class Linear(Layer):
@@ -49,30 +59,27 @@ class Linear(Layer):
     returns None (``Trainer`` does so for the first layer while it trains).
     """
     needs_input_grad = True
+    feedback_of = {"W": "B"}
 
     def __init__(self, in_features, out_features, rng=None, weight_scale=None,
                  feedback="bp", bias=True, dtype=None):
         super().__init__()
-        check_feedback("Linear", feedback)
         in_features = check_arg(self, "in_features", in_features, 1, integer=True)
         out_features = check_arg(self, "out_features", out_features, 1, integer=True)
         if weight_scale is not None:
             weight_scale = check_arg(self, "weight_scale", weight_scale, 0)
         rng = make_rng(rng)
-        self.in_features, self.out_features, self.feedback = in_features, out_features, feedback
+        self.in_features, self.out_features = in_features, out_features
         scale = np.sqrt(2.0 / in_features) if weight_scale is None else weight_scale
-        self._init_param("W", scale * rng.standard_normal((in_features, out_features)), dtype)
+        shape = (in_features, out_features)
+        self._init_param("W", scale * rng.standard_normal(shape), dtype)
         if bias:
             self._init_param("b", np.zeros(out_features), dtype)
-        if feedback == "fa":
-            # B is drawn from its own stream so that W is the same with and without FA.
-            fb_rng = feedback_rng(rng)
-            self.buffers["B"] = to_device(scale * fb_rng.standard_normal((in_features, out_features)),
-                                          dtype=self.params["W"].dtype)
+        self._init_feedback(feedback, rng, lambda fb_rng: {"W": scale * fb_rng.standard_normal(shape)})
 
     def forward(self, x):
         """x: (N, D) -> out: (N, M)."""
-        self._check_input(x, 2, f"(N, D) with D={self.in_features}", axis1=self.in_features)
+        self._check_input(x, 2, f"(N, D) with D={self.in_features}", sizes={1: self.in_features})
         self.x = x
         out = x @ self.params["W"]
         if "b" in self.params:
@@ -87,8 +94,7 @@ class Linear(Layer):
             self.grads["b"] = dout.sum(axis=0)
         if not self.needs_input_grad:
             return None
-        feedback_weights = self.buffers["B"] if self.feedback == "fa" else self.params["W"]
-        return dout @ feedback_weights.T
+        return dout @ self.dx_weight("W").T                    # W.T for backprop, B.T for FA
 
 
 class Flatten(Layer):

@@ -58,10 +58,10 @@ class MixedReLU(Layer):
         """x: (N, D) or (N, C, H, W) with D (or C) = num_features -> out of the same shape."""
         D = self.num_features
         if getattr(x, "ndim", None) == 4:
-            self._check_input(x, 4, f"(N, C, H, W) with C={D}", axis1=D)
+            self._check_input(x, 4, f"(N, C, H, W) with C={D}", sizes={1: D})
             s = self.sign.reshape(1, D, 1, 1)
         else:
-            self._check_input(x, 2, f"(N, D) with D={D} or (N, C, H, W) with C={D}", axis1=D)
+            self._check_input(x, 2, f"(N, D) with D={D} or (N, C, H, W) with C={D}", sizes={1: D})
             s = self.sign
         self.mask = (s * x) > 0                 # True where x has the unit's allowed sign
         return x * self.mask

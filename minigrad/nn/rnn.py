@@ -26,8 +26,12 @@ random matrices replace the weights in the two backward products that carry
 error to earlier units: ``Wh.T -> Bh.T`` in the recurrence (the paper's
 H_back) and ``Wx.T -> Bx.T`` for dx (U_back).
 
-Speed notes (tests/test_speed_paths.py checks them against ``rnn_reference``,
-the plain per-step textbook loop kept at the end of this file): the layer keeps
+Kernels: ``rnn_reference`` and ``rnn_backward_reference`` (after the class)
+are the plain per-step textbook loops; ``MINIGRAD_KERNELS=reference`` (or
+``--reference``) makes ``RNN`` train through them. The default fast kernels
+are the class's own forward and backward.
+
+Speed notes (tests/test_speed_paths.py checks them against ``rnn_reference``): the layer keeps
 its states time-major, (T, N, H) in memory, so every step reads and writes one
 contiguous (N, H) block (the (N, T, H) result is a transposed view); f'(a) is
 computed for all steps at once before the backward loop; the loops update
@@ -35,10 +39,9 @@ their (N, H) blocks in place instead of allocating new arrays each step.
 """
 import numpy as np
 
-from ..backend import feedback_rng, make_rng, to_device, xp
+from ..backend import kernels, make_rng, xp
 from .activations import sigmoid
 from .base import Layer, check_arg
-from .linear import check_feedback
 
 ACTIVATIONS = ("tanh", "sigmoid")
 
@@ -69,26 +72,26 @@ class RNN(Layer):
     so for the first layer while it trains).
     """
     needs_input_grad = True
+    feedback_of = {"Wx": "Bx", "Wh": "Bh"}    # U_back and H_back of Khandwala & Bedi, section 2.5
 
     def __init__(self, input_size, hidden_size, activation="tanh", rng=None, feedback="bp", dtype=None):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"RNN: activation must be one of {ACTIVATIONS}, got {activation!r}")
-        check_feedback("RNN", feedback)
         input_size = check_arg(self, "input_size", input_size, 1, integer=True)
         hidden_size = check_arg(self, "hidden_size", hidden_size, 1, integer=True)
         rng = make_rng(rng)
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.activation, self.feedback = activation, feedback
+        self.activation = activation
         sx, sh = 1 / np.sqrt(input_size), 1 / np.sqrt(hidden_size)
         self._init_param("Wx", sx * rng.standard_normal((input_size, hidden_size)), dtype)
         self._init_param("Wh", sh * rng.standard_normal((hidden_size, hidden_size)), dtype)
         self._init_param("b", np.zeros(hidden_size), dtype)
-        if feedback == "fa":
-            fb_rng = feedback_rng(rng)          # does not advance rng: W matches the BP network
-            dt = self.params["Wx"].dtype
-            self.buffers["Bx"] = to_device(sx * fb_rng.standard_normal((input_size, hidden_size)), dtype=dt)
-            self.buffers["Bh"] = to_device(sh * fb_rng.standard_normal((hidden_size, hidden_size)), dtype=dt)
+
+        def draw(fb_rng):                       # Bx first, then Bh, from the feedback stream
+            Bx = sx * fb_rng.standard_normal((input_size, hidden_size))
+            return {"Wx": Bx, "Wh": sh * fb_rng.standard_normal((hidden_size, hidden_size))}
+        self._init_feedback(feedback, rng, draw)
 
     def _f(self, a):
         return xp.tanh(a) if self.activation == "tanh" else sigmoid(a)
@@ -99,7 +102,7 @@ class RNN(Layer):
 
     def forward(self, x, h0=None):
         """x: (N, T, D), h0: (N, H) or None (zeros) -> h: (N, T, H), every hidden state."""
-        self._check_input(x, 3, f"(N, T, D) with D={self.input_size}", axis2=self.input_size)
+        self._check_input(x, 3, f"(N, T, D) with D={self.input_size}", sizes={2: self.input_size})
         N, T, D = x.shape
         H = self.hidden_size
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
@@ -107,6 +110,10 @@ class RNN(Layer):
             h0 = xp.zeros((N, H), dtype=x.dtype)
         else:
             check_h0("RNN", h0, N, H)
+        self.ref_cache = None
+        if kernels() == "reference":
+            self.h, self.ref_cache = rnn_reference(x, h0, Wx, Wh, b, self.activation)
+            return self.h
         # all input projections at once, time-major: xw[t] = x_t @ Wx + b, (T, N, H)
         x_tm = x.transpose(1, 0, 2).reshape(T * N, D)
         xw = (x_tm @ Wx + b).reshape(T, N, H)
@@ -126,11 +133,14 @@ class RNN(Layer):
 
         Returns None (but still sets ``dh0``) when ``needs_input_grad`` is False.
         """
+        back_h, back_x = self.dx_weight("Wh"), self.dx_weight("Wx")   # Wh, Wx for backprop; Bh, Bx for FA
+        if self.ref_cache is not None:                            # the forward ran the reference kernels
+            dx, self.grads["Wx"], self.grads["Wh"], self.grads["b"], self.dh0 = rnn_backward_reference(
+                dout, self.ref_cache, back_x, back_h)
+            return dx if self.needs_input_grad else None
         h = self.h_tm                                             # (T, N, H)
         T, N, H = h.shape
         D = self.input_size
-        back_h = self.buffers["Bh"] if self.feedback == "fa" else self.params["Wh"]
-        back_x = self.buffers["Bx"] if self.feedback == "fa" else self.params["Wx"]
         dout = dout.transpose(1, 0, 2)                            # (T, N, H) view
         da = self._df(h)                                          # f'(a_t) for every t, then da in place
         dh_next = xp.zeros((N, H), dtype=h.dtype)
@@ -148,33 +158,43 @@ class RNN(Layer):
         return (da_rows @ back_x.T).reshape(T, N, D).transpose(1, 0, 2)
 
 
-def rnn_reference(x, h0, Wx, Wh, b, dout, activation="tanh", back_x=None, back_h=None):
-    """Textbook BPTT, one step at a time, for checking ``RNN``.
+def rnn_reference(x, h0, Wx, Wh, b, activation="tanh"):
+    """Textbook forward, one step at a time (what ``RNN`` runs under the reference kernels).
 
-    x (N, T, D), h0 (N, H), dout (N, T, H). ``back_x``/``back_h`` replace Wx/Wh
-    in the backward products (feedback alignment). Returns
-    (h (N, T, H), dx (N, T, D), dWx, dWh, db, dh0).
+    x (N, T, D), h0 (N, H) -> h (N, T, H), and the cache ``rnn_backward_reference`` reads:
+    x, hs (the list h_0, h_1, ..., h_T of (N, H) states), activation.
     """
     f = xp.tanh if activation == "tanh" else sigmoid
-    back_x = Wx if back_x is None else back_x
-    back_h = Wh if back_h is None else back_h
-    N, T, D = x.shape
     hs = [h0]
-    for t in range(T):
-        hs.append(f(x[:, t] @ Wx + hs[-1] @ Wh + b))
-    dWx, dWh, db = xp.zeros_like(Wx), xp.zeros_like(Wh), xp.zeros_like(b)
-    dx = xp.zeros_like(x)
-    dh_next = xp.zeros_like(h0)
+    for t in range(x.shape[1]):
+        hs.append(f(x[:, t] @ Wx + hs[-1] @ Wh + b))               # h_t = f(x_t Wx + h_{t-1} Wh + b)
+    return xp.stack(hs[1:], axis=1), dict(x=x, hs=hs, activation=activation)
+
+
+def rnn_backward_reference(dout, cache, back_x, back_h):
+    """Textbook BPTT, one step at a time: dout (N, T, H) -> (dx (N, T, D), dWx, dWh, db, dh0).
+
+    ``back_x``/``back_h`` carry the error to x_t and h_{t-1}: Wx and Wh for backprop,
+    the fixed feedback Bx and Bh for feedback alignment.
+    """
+    x, hs = cache["x"], cache["hs"]
+    N, T, D = x.shape
+    H = hs[0].shape[1]
+    dWx = xp.zeros((D, H), dtype=dout.dtype)
+    dWh = xp.zeros((H, H), dtype=dout.dtype)
+    db = xp.zeros(H, dtype=dout.dtype)
+    dx = xp.zeros(x.shape, dtype=dout.dtype)
+    dh_next = xp.zeros_like(hs[0])
     for t in reversed(range(T)):
         h_t = hs[t + 1]
-        df = 1 - h_t * h_t if activation == "tanh" else h_t * (1 - h_t)
-        da = (dout[:, t] + dh_next) * df
+        df = 1 - h_t * h_t if cache["activation"] == "tanh" else h_t * (1 - h_t)   # f'(a_t)
+        da = (dout[:, t] + dh_next) * df                        # da_t = (dout_t + dh_next) * f'(a_t)
         dWx += x[:, t].T @ da
         dWh += hs[t].T @ da
         db += da.sum(axis=0)
         dx[:, t] = da @ back_x.T
-        dh_next = da @ back_h.T
-    return xp.stack(hs[1:], axis=1), dx, dWx, dWh, db, dh_next
+        dh_next = da @ back_h.T                                 # to h_{t-1}
+    return dx, dWx, dWh, db, dh_next
 
 
 class TemporalLinear(Layer):
@@ -195,7 +215,7 @@ class TemporalLinear(Layer):
 
     def forward(self, x):
         """x: (N, T, D) -> (N, T, M)."""
-        self._check_input(x, 3, f"(N, T, D) with D={self.inner.in_features}", axis2=self.inner.in_features)
+        self._check_input(x, 3, f"(N, T, D) with D={self.inner.in_features}", sizes={2: self.inner.in_features})
         N, T, D = x.shape
         return self.inner.forward(x.reshape(N * T, D)).reshape(N, T, -1)
 
