@@ -148,8 +148,9 @@ def test_editing_a_textbook_function_changes_training_under_reference_only(func,
     def edited(*args, **kwargs):               # the textbook result, scaled: a student's edit
         calls.append(1)
         result = original(*args, **kwargs)
-        first = result[0] * 1.5
-        return (first,) + tuple(result[1:]) if isinstance(result, tuple) else first
+        if isinstance(result, tuple):
+            return (result[0] * 1.5,) + tuple(result[1:])
+        return result * 1.5                    # maxpool_backward_reference returns dx alone
 
     kernels("fast")
     before = train(make, shape)

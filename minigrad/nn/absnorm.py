@@ -90,7 +90,7 @@ class AbsNorm(Layer):
     def forward(self, x):
         """x: (N, D) activities in [0, 1] -> z: (N, M) in (-1, 1)."""
         D = self.in_features
-        self._check_input(x, 2, f"(N, D) with D={D}", axis1=D)
+        self._check_input(x, 2, f"(N, D) with D={D}", sizes={1: D})
         if self.check_input_range:
             check_activities(self, x)
         W = self.params["W"]

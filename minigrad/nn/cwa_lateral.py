@@ -119,7 +119,7 @@ class LateralCWA(CWA):
     def forward(self, x):
         """x: (N, D) activities in [0, 1] -> z_T: (N, M) in [-1, 1]."""
         D = self.in_features
-        self._check_input(x, 2, f"(N, D) with D={D}", axis1=D)
+        self._check_input(x, 2, f"(N, D) with D={D}", sizes={1: D})
         if self.check_input_range:
             check_activities(self, x)
         ni, Gr, er = self.n_inhibitory, self.rest_conductance, self.rest_potential
