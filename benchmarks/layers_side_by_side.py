@@ -33,10 +33,10 @@ def load(tree, alias):
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
     spec.loader.exec_module(module)
-    return importlib.import_module(alias + ".nn")
+    return importlib.import_module(alias + ".nn"), importlib.import_module(alias + ".backend")
 
 
-def cases(nn, rng):
+def cases(nn, backend, rng):
     """name -> (layer, input, upstream gradient, forward keyword arguments), float32, the bench sizes."""
     f32 = np.float32
     x_img = rng.random((64, 32, 16, 16), dtype=f32)
@@ -55,7 +55,8 @@ def cases(nn, rng):
         "DANNConv2d 8->16 3x3 on 32x16x16": (nn.DANNConv2d(8, 16, 2, 3, padding=1, rng=0),
                                              rng.random((32, 8, 16, 16), dtype=f32), (32, 16, 16, 16)),
     }
-    return {k: (layer, x, rng.standard_normal(shape).astype(f32)) for k, (layer, x, shape) in out.items()}
+    dev = backend.to_device
+    return {k: (layer, dev(x), dev(rng.standard_normal(shape).astype(f32))) for k, (layer, x, shape) in out.items()}
 
 
 def step_ms(layer, x, dout):
@@ -76,8 +77,8 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--note", default="")
     args = ap.parse_args(argv)
-    versions = {"before": cases(load(args.before, "minigrad_before"), np.random.default_rng(0)),
-                "after": cases(load(args.after, "minigrad_after"), np.random.default_rng(0))}
+    versions = {"before": cases(*load(args.before, "minigrad_before"), np.random.default_rng(0)),
+                "after": cases(*load(args.after, "minigrad_after"), np.random.default_rng(0))}
     t0 = time.time()
     results = {}
     for name in versions["before"]:
