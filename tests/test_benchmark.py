@@ -78,3 +78,20 @@ def test_mlp_threads_benchmark_quick_run(tmp_path):
     groups = result["groups"]
     assert groups["scaling"]["rounds"] + groups["not_scaling"]["rounds"] == 2
     assert found[0].with_suffix(".md").exists()
+
+
+def test_side_by_side_scripts_compare_two_trees(tmp_path):
+    """benchmarks/layers_side_by_side.py times every layer of two source trees (here the same
+    one twice) in one process and writes per-layer medians and ratios."""
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "layers_side_by_side.py"), "--before", ROOT,
+         "--after", ROOT, "--reps", "1", "--out", str(tmp_path), "--name", "same"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(tmp_path / "same.json") as f:
+        layers = json.load(f)["layers"]
+    assert {"Conv2d 32->64 3x3 on 64x16x16", "RNN (32, 50, 64) -> 128",
+            "DANNConv2d 8->16 3x3 on 32x16x16"} <= set(layers)
+    for name, r in layers.items():
+        assert r["before_ms"] > 0 and r["after_ms"] > 0 and len(r["after_ms_all"]) == 1, name
+    assert (tmp_path / "same.md").exists()
