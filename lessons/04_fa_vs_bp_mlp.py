@@ -44,10 +44,11 @@ Outputs in outputs/04_fa_vs_bp_mlp/: accuracy.png, alignment.png, metrics.json.
 """
 import numpy as np
 
-from minigrad import nn, optim
+from minigrad import optim
 from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args,
                                  print_table, save_figure, save_metrics)
 from minigrad.feedback import AlignmentMonitor
+from minigrad.models import mlp
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -56,16 +57,6 @@ SETTINGS = {
     "full": dict(n_train=10000, n_val=1000, hidden=512, epochs=60, lr=1e-3, batch=100),
 }
 PAPER = {"bp": {"train_acc": 1.00, "best_val_acc": 0.478}, "fa": {"train_acc": 0.75, "best_val_acc": 0.462}}
-
-
-def build_mlp(hidden, feedback, rng, depth=3):
-    """3072 -> depth x (Linear, ReLU) -> 10; every Linear uses ``feedback``."""
-    layers, d = [nn.Flatten()], 3072
-    for _ in range(depth):
-        layers += [nn.Linear(d, hidden, rng=rng, feedback=feedback), nn.ReLU()]
-        d = hidden
-    layers.append(nn.Linear(d, 10, rng=rng, feedback=feedback))
-    return nn.Sequential(*layers)
 
 
 def main():
@@ -79,7 +70,8 @@ def main():
     results, histories = {}, {}
     for feedback in ("bp", "fa"):
         print(f"--- training with feedback={feedback}")
-        model = build_mlp(cfg["hidden"], feedback, np.random.default_rng(args.seed + 1))
+        # 3072 pixels -> 3 x (Linear, ReLU) -> 10; every Linear uses ``feedback``
+        model = mlp(3072, cfg["hidden"], depth=3, classes=10, rng=args.seed + 1, feedback=feedback, flatten=True)
         rules = []
         if feedback == "fa":
             monitor = AlignmentMonitor(*probe)

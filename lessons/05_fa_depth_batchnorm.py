@@ -10,7 +10,8 @@ What it shows
     {3, 8} hidden layers x {without, with batchnorm}.
 
 What to read
-    - ``build_mlp`` below: batchnorm goes between each Linear and its ReLU.
+    - ``minigrad/models/feedforward.py`` ``mlp``: with ``batchnorm=True`` a ``BatchNorm``
+      goes between each Linear and its ReLU.
     - ``minigrad/nn/batchnorm.py``: why normalising each layer's input keeps the
       random feedback signals at a usable scale in every layer.
 
@@ -37,10 +38,11 @@ Outputs in outputs/05_fa_depth_batchnorm/: accuracy.png, alignment.png, metrics.
 """
 import numpy as np
 
-from minigrad import nn, optim
+from minigrad import optim
 from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args,
                                  plot_accuracy, print_table, save_figure, save_metrics)
 from minigrad.feedback import AlignmentMonitor
+from minigrad.models import mlp
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -50,20 +52,6 @@ SETTINGS = {
 }
 PAPER = {"FA 3 layers": "trains", "FA 3 layers + BN": "best of the set", "FA 8 layers": "does not train",
          "FA 8 layers + BN": "trains, on par with FA 3 layers"}
-
-
-def build_mlp(hidden, depth, batchnorm, seed):
-    """3072 -> depth x (Linear, [BatchNorm], ReLU) -> 10, every Linear with feedback alignment."""
-    rng = np.random.default_rng(seed)
-    layers, d = [nn.Flatten()], 3072
-    for _ in range(depth):
-        layers.append(nn.Linear(d, hidden, rng=rng, feedback="fa"))
-        if batchnorm:
-            layers.append(nn.BatchNorm(hidden))
-        layers.append(nn.ReLU())
-        d = hidden
-    layers.append(nn.Linear(d, 10, rng=rng, feedback="fa"))
-    return nn.Sequential(*layers)
 
 
 def main():
@@ -77,7 +65,9 @@ def main():
     for depth in cfg["depths"]:
         for batchnorm in (False, True):
             name = f"FA {depth} layers{' + BN' if batchnorm else ''}"
-            model = build_mlp(cfg["hidden"], depth, batchnorm, args.seed + 1)
+            # 3072 -> depth x (Linear, [BatchNorm], ReLU) -> 10, every Linear with feedback alignment
+            model = mlp(3072, cfg["hidden"], depth, 10, rng=args.seed + 1, feedback="fa", batchnorm=batchnorm,
+                        flatten=True)
             trainer = Trainer(model, data, optim.SGD(cfg["lr"]), batch_size=cfg["batch"], epochs=cfg["epochs"],
                               rng=args.seed, rules=[AlignmentMonitor(*probe)], progress=False,
                               checkpoint=checkpoint_path(out, args, name), resume=args.resume)

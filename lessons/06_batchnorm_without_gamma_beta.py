@@ -51,9 +51,10 @@ running_stats.png, metrics.json.
 """
 import numpy as np
 
-from minigrad import nn, optim
+from minigrad import optim
 from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args,
                                  print_table, save_figure, save_metrics)
+from minigrad.models import mlp
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -69,14 +70,8 @@ PAPER = {"train_acc": 1.0, "val_acc": 0.36}
 
 def build(hidden, seed, affine, stats="batch", momentum=0.9):
     """FA MLP 3072 -> 3 x (Linear, BatchNorm, ReLU) -> 10."""
-    rng = np.random.default_rng(seed)
-    layers, d = [nn.Flatten()], 3072
-    for _ in range(3):
-        layers += [nn.Linear(d, hidden, rng=rng, feedback="fa"),
-                   nn.BatchNorm(hidden, affine=affine, stats=stats, momentum=momentum), nn.ReLU()]
-        d = hidden
-    layers.append(nn.Linear(d, 10, rng=rng, feedback="fa"))
-    return nn.Sequential(*layers)
+    return mlp(3072, hidden, depth=3, classes=10, rng=seed, feedback="fa", flatten=True,
+               batchnorm=dict(affine=affine, stats=stats, momentum=momentum))
 
 
 def lr_for(base_lr, batch):

@@ -57,6 +57,7 @@ from minigrad import nn, optim
 from minigrad.constraints import SignConstraint
 from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args,
                                  print_table, save_figure, save_metrics)
+from minigrad.models import mlp
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -69,19 +70,11 @@ SETTINGS = {
 }
 
 
-def build_mlp(hidden, feedback, seed, activation="relu", batchnorm=False):
+def build_net(hidden, feedback, seed, activation="relu", batchnorm=False):
     """3072 -> 3 x (Linear, [BatchNorm(affine=False)], ReLU or MixedReLU) -> 10."""
-    rng = np.random.default_rng(seed)
-    layers, d = [nn.Flatten()], 3072
-    for _ in range(3):
-        layers.append(nn.Linear(d, hidden, rng=rng, feedback=feedback))
-        if batchnorm:
-            layers.append(nn.BatchNorm(hidden, affine=False))
-        layers.append(nn.MixedReLU(hidden, negative_fraction=0.5, rng=rng) if activation == "mixed"
-                      else nn.ReLU())
-        d = hidden
-    layers.append(nn.Linear(d, 10, rng=rng, feedback=feedback))
-    return nn.Sequential(*layers)
+    mixed = (lambda width, rng: nn.MixedReLU(width, negative_fraction=0.5, rng=rng)) if activation == "mixed" else None
+    return mlp(3072, hidden, depth=3, classes=10, rng=seed, feedback=feedback, flatten=True, activation=mixed,
+               batchnorm=dict(affine=False) if batchnorm else None)
 
 
 def main():
@@ -96,7 +89,7 @@ def main():
     for feedback in ("fa", "bp"):
         for mode in (None, "synapse", "neuron"):
             name = f"{feedback.upper()}, " + ("unconstrained" if mode is None else f"fixed sign per {mode}")
-            model = build_mlp(cfg["hidden"], feedback, args.seed + 1)
+            model = build_net(cfg["hidden"], feedback, args.seed + 1)
             # the unconstrained run gets a disabled rule: it only counts weights that changed sign
             rule = SignConstraint(model, mode=mode or "synapse", rng=args.seed + 2, enabled=mode is not None)
             opt = optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=cfg["weight_decay"])
@@ -135,7 +128,7 @@ def main():
     mixed_runs = {}
     for activation in ("relu", "mixed"):
         name = "FA + BN(no gamma/beta) + " + ("ReLU" if activation == "relu" else "Mixed-ReLU")
-        model = build_mlp(cfg["mixed_hidden"], "fa", args.seed + 1, activation, batchnorm=True)
+        model = build_net(cfg["mixed_hidden"], "fa", args.seed + 1, activation, batchnorm=True)
         trainer = Trainer(model, data, optim.Momentum(cfg["mixed_lr"], momentum=0.9), batch_size=cfg["batch"],
                           epochs=cfg["mixed_epochs"], rng=args.seed, progress=False,
                           checkpoint=checkpoint_path(out, args, name), resume=args.resume)

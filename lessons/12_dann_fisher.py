@@ -51,10 +51,11 @@ Outputs in outputs/12_dann_fisher/: fisher_alignment.png, metrics.json.
 import numpy as np
 
 from minigrad import optim
-from minigrad.dale import DaleProjection, FisherCorrection, dann_mlp
+from minigrad.dale import DaleProjection, FisherCorrection
 from minigrad.data import flatten, normalize
 from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args,
                                  print_table, save_figure, save_metrics)
+from minigrad.models import dann_mlp
 from minigrad.trainer import Trainer
 
 SETTINGS = {

@@ -51,11 +51,12 @@ import numpy as np
 
 from minigrad import optim
 from minigrad.backend import to_device
-from minigrad.dale import DaleProjection, DANNCorrections, dann_mlp, mlp
+from minigrad.dale import DaleProjection, DANNCorrections
 from minigrad.data import flatten, normalize
 from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args,
                                  print_table, save_figure, save_metrics)
 from minigrad.feedback import angle_between, feedback_layers, measure_alignment
+from minigrad.models import dann_mlp, mlp
 from minigrad.nn import DANN
 from minigrad.trainer import Trainer
 

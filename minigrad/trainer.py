@@ -93,6 +93,9 @@ class Trainer:
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.batch_size, self.epochs, self.eval_batch_size = batch_size, epochs, eval_batch_size
         self.rules, self.scheduler = list(rules), scheduler
+        for rule in self.rules:
+            if hasattr(rule, "attach"):
+                rule.attach(self)
         self.checkpoint, self.progress, self.accuracy = checkpoint, progress, accuracy
         self.rng = make_rng(rng)
         params = list(model.params.values())

@@ -20,6 +20,7 @@ Full data sets are read from ``$MINIGRAD_DATA`` (default ``~/.minigrad/data``);
 ``normalize(images)``                          uint8 -> float32 in [0, 1]
 ``standardize(train, *others)``                per-channel mean 0 / std 1 using train's statistics
 ``flatten(images)``                            (N, ...) -> (N, D)
+``train_val_split(X, y, n_val, rng)``          hold a validation set out of the training data
 =============================================  ==========================================
 """
 from .cifar import CIFAR10_CLASSES
@@ -29,11 +30,12 @@ from .download import ChecksumError, DownloadError
 from .idx import read_idx, write_idx
 from .image_folder import image_folder_classes, load_image_folder
 from .paths import data_dir
+from .split import train_val_split
 from .transforms import channel_mean_std, flatten, normalize, standardize
 
 __all__ = [
     "load_mnist", "load_fashion_mnist", "load_cifar10", "load_image_folder", "load_mnist_sample",
     "image_folder_classes", "normalize", "standardize", "channel_mean_std", "flatten",
-    "read_idx", "write_idx", "data_dir", "DownloadError", "ChecksumError",
+    "train_val_split", "read_idx", "write_idx", "data_dir", "DownloadError", "ChecksumError",
     "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES",
 ]
