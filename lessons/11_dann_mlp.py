@@ -69,14 +69,15 @@ the validation split: these runs used the test set as validation and all 5,000 /
     reorders floating-point sums.)
 
 Run (one thread on a shared 2-core CPU; a step of the DANN costs ~1.3x the MLP's)
-    python lessons/11_dann_mlp.py          # default: reduced, ~10 minutes (see SETTINGS)
+    python lessons/11_dann_mlp.py          # default: reduced (see SETTINGS), ~3 minutes
     python lessons/11_dann_mlp.py --smoke  # seconds; embedded MNIST sample / synthetic data
     python lessons/11_dann_mlp.py --full   # the paper's 50 epochs on all training data (hours)
 The default run trains each network on 18,000 of 20,000 Fashion-MNIST images
 (2,000 held out for validation) for 5 epochs and on 4,500 of 5,000 MNIST digits
 (500 held out) for 10 epochs, one seed, and reports test error on the 10,000
-test images of each (2,000 for MNIST when only the embedded sample is there). Fewer examples and epochs than the paper: compare
-the *ordering* of the models, not the last decimal.
+test images of each (2,000 for MNIST when only the embedded sample is there).
+Fewer examples and epochs than the paper: compare the *ordering* of the
+models, not the last decimal.
 Data: ``python data_scripts/fashion_mnist.py`` (required outside --smoke) and
 ``python data_scripts/mnist.py`` (without it, the embedded 5,000-digit MNIST
 sample is used). Both are loaded before any training starts.
