@@ -52,10 +52,9 @@ Outputs in outputs/08_fa_rnn/: accuracy.png, loss.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.backend import to_device
 from minigrad.data import load_mnist, load_mnist_sample, normalize, train_val_split
 from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_accuracy, print_table,
-                                 save_figure, save_metrics, synthetic_images)
+                                 save_figure, save_metrics, synthetic_images, test_on_best)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 
@@ -104,7 +103,6 @@ def main():
     out = output_dir(__file__, args)
     cfg = SETTINGS[args.mode]
     data, (X_test, y_test) = mnist_rows(args, cfg, np.random.default_rng(args.seed))
-    X_test, y_test = to_device(X_test), to_device(y_test)
     probe = (data["X_train"][:300], data["y_train"][:300])
 
     runs = {}
@@ -121,8 +119,7 @@ def main():
         except FloatingPointError:                 # the loss became NaN/inf: keep what was learned so far
             h, nan_loss = trainer.history, True
         # the epoch with the best validation accuracy, read on the test set (not used to choose anything)
-        trainer.restore_best()
-        test_acc = trainer.evaluate(X_test, y_test)[1] if h["val_acc"] else float("nan")
+        test_acc = test_on_best(trainer, X_test, y_test)[1] if h["val_acc"] else float("nan")
         runs[name] = {"history": h, "loss_became_nan": nan_loss, "loss_steps": trainer.loss_steps,
                       "final_train_acc": h["train_acc"][-1] if h["train_acc"] else float("nan"),
                       "best_val_acc": max(h["val_acc"], default=float("nan")), "test_acc": test_acc}

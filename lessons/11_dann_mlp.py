@@ -90,7 +90,7 @@ from minigrad.backend import to_device
 from minigrad.dale import DANNCorrections, DaleProjection
 from minigrad.data import flatten, load_fashion_mnist, normalize, train_val_split
 from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args, print_table,
-                                 save_figure, save_metrics, synthetic_images)
+                                 save_figure, save_metrics, synthetic_images, test_on_best)
 from minigrad.models import columnei_mlp, dann_mlp, mlp
 from minigrad.trainer import Trainer
 
@@ -178,8 +178,7 @@ def main():
             h = trainer.fit()
             histories[dataset][name] = h
             _, last_acc = trainer.evaluate(X_test, y_test)     # the paper's protocol: after the last epoch
-            trainer.restore_best()                             # ours: the epoch chosen on validation
-            _, test_acc = trainer.evaluate(X_test, y_test)
+            _, test_acc = test_on_best(trainer, X_test, y_test)  # ours: the epoch chosen on validation
             best = int(np.argmax(h["val_acc"]))
             r = results[dataset][name] = {
                 "lr": LR[dataset][name], "epochs": cfg["epochs"][dataset], "n_train": len(data["X_train"]),

@@ -59,11 +59,10 @@ Outputs in outputs/12_dann_fisher/: fisher_alignment.png, metrics.json.
 import numpy as np
 
 from minigrad import optim
-from minigrad.backend import to_device
 from minigrad.dale import DaleProjection, FisherCorrection
 from minigrad.data import flatten, normalize, train_val_split
 from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args,
-                                 print_table, save_figure, save_metrics)
+                                 print_table, save_figure, save_metrics, test_on_best)
 from minigrad.models import dann_mlp
 from minigrad.trainer import Trainer
 
@@ -103,8 +102,7 @@ def main():
                       progress=args.mode != "smoke", eval_batch_size=2000,
                       checkpoint=checkpoint_path(out, args, "dann_fisher"), resume=args.resume)
     h = trainer.fit()
-    trainer.restore_best()                                  # the epoch chosen on validation
-    _, test_acc = trainer.evaluate(to_device(X_test), to_device(y_test))
+    _, test_acc = test_on_best(trainer, X_test, y_test)     # the epoch chosen on validation
 
     layers = [p for p, _ in fisher.layers]
     steps_per_epoch = -(-len(data["X_train"]) // BATCH)

@@ -60,11 +60,10 @@ Outputs in outputs/13_dann_conv_rnn/: conv.png, rnn.png, metrics.json.
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.backend import to_device
 from minigrad.dale import DaleProjection, DANNCorrections
 from minigrad.data import load_cifar10, normalize, train_val_split
 from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args,
-                                 print_table, save_figure, save_metrics, synthetic_images)
+                                 print_table, save_figure, save_metrics, synthetic_images, test_on_best)
 from minigrad.trainer import Trainer
 
 # *_train examples are drawn from the training split, *_val of them held out for validation
@@ -127,8 +126,7 @@ def train(kind, model, data, test, epochs, batch, args, out):
                       rng=args.seed, rules=rules, progress=args.mode != "smoke", eval_batch_size=500,
                       checkpoint=checkpoint_path(out, args, kind), resume=args.resume)
     h = trainer.fit()
-    trainer.restore_best()
-    _, test_acc = trainer.evaluate(to_device(test[0]), to_device(test[1]))
+    _, test_acc = test_on_best(trainer, *test)
     return h, 100 * (1 - test_acc)
 
 

@@ -69,7 +69,7 @@ from minigrad.backend import to_device
 from minigrad.dale import DaleProjection, DANNCorrections
 from minigrad.data import flatten, normalize, train_val_split
 from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args,
-                                 print_table, save_figure, save_metrics)
+                                 print_table, save_figure, save_metrics, test_on_best)
 from minigrad.feedback import angle_between, feedback_layers, measure_alignment
 from minigrad.models import dann_mlp, mlp
 from minigrad.nn import DANN
@@ -142,9 +142,8 @@ def main():
                           rng=args.seed, rules=rules, progress=args.mode != "smoke", eval_batch_size=2000,
                           checkpoint=checkpoint_path(out, args, name), resume=args.resume)
         h = hist[name] = trainer.fit()
-        _, last_acc = trainer.evaluate(X_test, y_test)
-        trainer.restore_best()                              # the epoch chosen on validation
-        _, test_acc = trainer.evaluate(X_test, y_test)
+        _, last_acc = trainer.evaluate(X_test, y_test)        # after the last epoch
+        _, test_acc = test_on_best(trainer, X_test, y_test)   # the epoch chosen on validation
         last = {k.split("/", 1)[1]: round(v[-1], 1) for k, v in h.items() if k.startswith("grad_angle/")}
         best = int(np.argmax(h["val_acc"]))
         results[name] = {"train_error": 100 * (1 - h["train_acc"][-1]),
