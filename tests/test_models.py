@@ -36,3 +36,16 @@ def test_dale_builders_shapes():
     model = columnei_mlp(6, 8, 2, depth=2, classes=3, input_mean=0.5)
     assert _types(model) == ["ColumnEi", "ReLU", "ColumnEi", "ReLU", "ColumnEi"]
     assert model.forward(to_device(np.ones((2, 6), np.float32))).shape == (2, 3)
+
+
+def test_sparsity_weight_zero_is_off_even_for_saturated_units():
+    """beta = 0 turns the penalty off: a unit whose mean activity is exactly 1 (a saturated
+    float32 sigmoid) gave 0 * log(0) = NaN in the loss and its gradient before."""
+    from minigrad.models import ActivitySparsity
+    layer = ActivitySparsity(weight=0.0, target=0.1)
+    x = to_device(np.array([[1.0, 0.3], [1.0, 0.5]], np.float32))       # unit 0 saturated: mean 1.0
+    out = layer.forward(x)
+    dout = to_device(np.full((2, 2), 0.25, np.float32))
+    assert float(to_numpy(layer.penalty)) == 0.0
+    np.testing.assert_array_equal(to_numpy(layer.backward(dout)), to_numpy(dout))
+    np.testing.assert_array_equal(to_numpy(out), to_numpy(x))
