@@ -14,7 +14,8 @@ What it shows
     B: the forward weights turn towards the feedback ("alignment").
 
 What to read
-    - ``minigrad/nn/linear.py`` ``backward``: the one line that differs, ``dx = dout @ B.T``.
+    - ``minigrad/nn/linear.py`` ``backward``: under FA, ``dx`` is ``dout @ B.T`` instead
+      of ``dout @ W.T``; the weight gradient ``x.T @ dout`` is the same.
     - ``minigrad/feedback.py``: how the true gradient is obtained for comparison
       (the same forward pass, a second backward with the feedback switched to W).
 
@@ -50,10 +51,10 @@ Measured (default run, seed 0, 20 epochs)
     as today; the test accuracies were added later and are not measured yet.
     Numbers move by a point or two when a code change reorders floating-point sums.)
 
-Run (seconds per epoch measured on a shared 2-core CPU, one thread)
-    python lessons/04_fa_vs_bp_mlp.py            # default: 20 epochs each (~2 minutes)
+Run (times on a shared 2-core CPU, one BLAS thread)
+    python lessons/04_fa_vs_bp_mlp.py            # default: 20 epochs each (~1-2 minutes)
     python lessons/04_fa_vs_bp_mlp.py --smoke    # seconds, synthetic data if CIFAR-10 is absent
-    python lessons/04_fa_vs_bp_mlp.py --full     # the paper's 60 epochs (~6 minutes)
+    python lessons/04_fa_vs_bp_mlp.py --full     # the paper's 60 epochs (~4 minutes, as measured below)
 Data: ``python data_scripts/cifar10.py`` (or ``--from cifar10-images.tar.gz``).
 Outputs in outputs/04_fa_vs_bp_mlp/: accuracy.png, alignment.png, metrics.json.
 """

@@ -12,8 +12,11 @@ What it shows
 What to read
     - ``minigrad/models/feedforward.py`` ``mlp``: with ``batchnorm=True`` a ``BatchNorm``
       goes between each Linear and its ReLU.
-    - ``minigrad/nn/batchnorm.py``: why normalising each layer's input keeps the
-      random feedback signals at a usable scale in every layer.
+    - ``minigrad/nn/batchnorm.py``: every hidden Linear's output is renormalised
+      to mean 0 and std 1 over the batch, so activities and scores cannot grow
+      layer after layer, as they do in the 8-layer FA net without it (its
+      training loss explodes; see Measured). Why FA needs this more than BP is
+      the question this lesson leaves open.
 
 What to change (exercises; expected results are reasoned, not measured)
     - In ``main``, change ``feedback="fa"`` in the ``mlp(...)`` call to

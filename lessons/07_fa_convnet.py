@@ -16,8 +16,8 @@ What to read
       gradients back to pixels exactly as for W.
     - ``Conv2d.backward`` in the same file (the fast path the lessons run):
       ``feedback_weights = self.buffers["B"]`` picks the feedback, then the
-      fused loop ``g = dout_rows @ fb[u, v]`` adds each kernel offset's
-      product straight into dx (the same sums as col2im).
+      fused loop ``xp.matmul(dout_rows, fb[u, v], out=g)`` adds each kernel
+      offset's product straight into dx (the same sums as col2im).
 
 What to change (exercises; expected results are reasoned, not measured)
     - In ``build_convnet``, ``nn.BatchNorm2d(c1)`` and ``nn.BatchNorm2d(c2)`` ->

@@ -14,8 +14,9 @@ What it shows
     learns stably with, and how fast.
 
 What to read
-    - ``minigrad/nn/rnn.py`` ``backward``: ``dh_next = da_t @ back_h.T``, with
-      ``back_h`` = ``Bh`` under FA, is the whole difference.
+    - ``minigrad/nn/rnn.py`` ``backward``: ``dh_next = da[t] @ back_h.T``, with
+      ``back_h`` = ``Bh`` under FA (``Wh`` under BPTT), and the same choice of
+      ``Bx`` for the error sent to the input, are the whole difference.
 
 What to change (exercises)
     - ``lrs`` in ``SETTINGS["default"]``: add ``1e-3``. Expect both BP and FA to

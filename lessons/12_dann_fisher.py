@@ -17,8 +17,8 @@ What it shows
 What to read
     - ``minigrad/dale.py``: ``FisherCorrection`` (labels sampled from the
       model's own softmax, per-example squared gradients, moving average,
-      inverse, cosines) and ``dann_per_example_sq_grads`` (the per-example
-      squares of every DANN gradient as a few matrix products).
+      inverse, cosines); it calls ``dann_per_example_sq_grads`` for the
+      per-example squares of every DANN gradient (a few matrix products).
     - ``DANNCorrections``: the three scale factors being tested.
 
 What to change (exercises)
