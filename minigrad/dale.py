@@ -358,6 +358,8 @@ class FisherCorrection:
             training, use ``apply=False`` instead.
     """
 
+    _WHY_NOT_PARALLEL = "per-example gradients are read from each DANN layer's cache"
+
     def __init__(self, model, fisher_lr=2.5e-5, momentum=0.02, damping=1e-2, apply=True,
                  measure_every=10, rng=0, enabled=True):
         refuse_data_parallel("FisherCorrection", model, self._WHY_NOT_PARALLEL)
@@ -378,8 +380,6 @@ class FisherCorrection:
         self._epoch = []
         self._dev_rng = device_rng(rng)
         self._scores = None
-
-    _WHY_NOT_PARALLEL = "per-example gradients are read from each DANN layer's cache"
 
     def attach(self, trainer):
         """Refuse what the Trainer's other settings make impossible (called once, when it is built)."""
