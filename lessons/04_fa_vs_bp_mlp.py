@@ -19,7 +19,7 @@ What to read
     - ``minigrad/feedback.py``: how the true gradient is obtained for comparison
       (the same forward pass, a second backward with the feedback switched to W).
 
-What to change (exercises; expected results are reasoned, not measured, unless a number is given)
+What to change (exercises; expected results are reasoned, not measured)
     - The learning rate: ``lr=1e-3`` -> ``1e-2`` in ``SETTINGS["default"]``. Expect
       FA to diverge (the run stops with a NaN-loss error naming the epoch) while
       BP still trains.

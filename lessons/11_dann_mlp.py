@@ -42,7 +42,7 @@ Protocol
     validation split); we print that figure too, labelled as the paper's protocol.
     The test set never chooses anything.
 
-What to change (exercises)
+What to change (exercises; expected results are reasoned from the runs below, not measured)
     - Switch the corrections off for the DANN: in ``build``, change
       ``DANNCorrections(model, enabled=model_name != "DANN nc")`` to
       ``enabled=False``. Expect "DANN" to train like "DANN nc" at a 28x larger

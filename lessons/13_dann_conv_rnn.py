@@ -22,7 +22,7 @@ What to read
     - ``minigrad/nn/dann_conv.py``: im2col, then the dense E/I block on patch rows.
     - ``minigrad/nn/dann_rnn.py``: two E/I blocks per step, BPTT.
 
-What to change (exercises)
+What to change (exercises; expected results are reasoned, not measured)
     - ``N_INHIB = (4, 7)`` -> ``(1, 1)``: one inhibitory filter per conv layer.
       Expect the DANN conv net to still learn (DANN 1i in lesson 11 lost little
       to the full DANN), a point or two behind.
