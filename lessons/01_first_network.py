@@ -3,12 +3,12 @@
 What it shows
     A 784-256-10 ReLU network, trained with mini-batch SGD with momentum on the
     real MNIST digits that ship inside minigrad (4,500 of the 5,000 training
-    digits; 500 held out to pick the best epoch; no download), reaches about 92%
-    accuracy on 2,000 held-out test digits within a minute on a laptop CPU
-    (training accuracy reaches 100%: with so few digits the network overfits,
-    which the small weight decay only tempers). The lesson saves the loss of every step, the accuracy per
-    epoch, and the 784 incoming weights of some hidden units drawn as 28x28
-    images: noisy (each unit saw only 4,500 digits), but many show the strokes and
+    digits; 500 held out to pick the best epoch; no download), reaches about 91%
+    accuracy on 2,000 held-out test digits in about 15 seconds on a laptop CPU
+    (training accuracy reaches nearly 100%: with so few digits the network
+    overfits). The lesson saves the loss of every step, the accuracy per epoch,
+    and the 784 incoming weights of some hidden units drawn as 28x28 images:
+    noisy (each unit saw only 4,500 digits), but many show the strokes and
     blobs that the first layer learned to detect.
 
 What to read
@@ -17,12 +17,22 @@ What to read
       each next to the equation it implements.
     - ``minigrad/trainer.py``: ``train_step`` is forward, loss, backward, update.
 
-What to change
-    - ``hidden``, ``lr``, ``weight_decay``, ``epochs`` in ``SETTINGS``; try ``optim.Adam(1e-3)``.
-    - Add ``nn.BatchNorm(hidden)`` after the first ``Linear`` and compare curves.
+What to change (exercises; each default run takes about 15 s; results measured, seed 0)
+    - ``weight_decay=1e-3`` -> ``0.0`` in ``SETTINGS["default"]``. Expect 100%
+      training accuracy and a test accuracy within a point or two of the
+      default's (measured 92.7% vs 91.2%): with this little data and this small
+      a decay, the difference is seed noise, not regularisation.
+    - In ``main``, ``optim.Momentum(cfg["lr"], momentum=0.9, weight_decay=...)`` ->
+      ``optim.Adam(1e-3, weight_decay=cfg["weight_decay"])``. Expect about the
+      same test accuracy (measured 92.0%), with a slightly higher loss in the
+      first epochs (0.76 vs 0.70 in epoch 1).
+    - In ``build_model``, add ``nn.BatchNorm(hidden),`` after the first
+      ``nn.Linear``. Expect the training loss to fall faster (epoch 1: 0.50 vs
+      0.70) but no better test accuracy (measured 90.7%).
+    Give a variant its own folder (``--out``) so the default's figures are kept.
 
 Run
-    python lessons/01_first_network.py            # default: ~1 minute on 2 CPU cores
+    python lessons/01_first_network.py            # default: ~15 seconds on 2 CPU cores
     python lessons/01_first_network.py --smoke    # seconds (used by the tests)
     python lessons/01_first_network.py --full     # longer training, wider layer
 Outputs go to outputs/01_first_network/: loss.png, accuracy.png, weights.png, metrics.json.
@@ -31,9 +41,9 @@ import numpy as np
 
 from minigrad import nn, optim
 from minigrad.backend import to_numpy
-from minigrad.data import flatten, load_mnist_sample, normalize
+from minigrad.data import flatten, load_mnist_sample, normalize, train_val_split
 from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_curves, print_table,
-                                 save_figure, save_metrics)
+                                 save_figure, save_metrics, test_on_best)
 from minigrad.trainer import Trainer
 
 SETTINGS = {
@@ -61,10 +71,10 @@ def main():
     # Data: uint8 images (N, 28, 28) -> floats in [0, 1] -> rows of 784 pixels.
     images, labels = load_mnist_sample("train")
     test_images, test_labels = load_mnist_sample("test")
-    order = rng.permutation(len(images))[: cfg["n_train"]]
-    X, y = flatten(normalize(images[order])), labels[order]
-    n_val = len(X) // 10                                  # hold out 10% for choosing the best epoch
-    data = {"X_train": X[n_val:], "y_train": y[n_val:], "X_val": X[:n_val], "y_val": y[:n_val]}
+    # hold out 10% of the training digits for choosing the best epoch; the test digits are
+    # read once, at the end, by the chosen model
+    n_val = cfg["n_train"] // 10
+    data = train_val_split(flatten(normalize(images)), labels, n_val, rng, n_train=cfg["n_train"] - n_val)
     X_test, y_test = flatten(normalize(test_images)), test_labels
 
     model = build_model(cfg["hidden"], rng)
@@ -72,8 +82,7 @@ def main():
     trainer = Trainer(model, data, optimizer, batch_size=cfg["batch"], epochs=cfg["epochs"], rng=rng,
                       checkpoint=checkpoint_path(out, args, "mlp"), resume=args.resume)
     history = trainer.fit()
-    trainer.restore_best()
-    _, test_acc = trainer.evaluate(*trainer._to_device(X_test, y_test))
+    _, test_acc = test_on_best(trainer, X_test, y_test)     # the epoch with the best validation accuracy
 
     plot_curves(out, "loss.png", {"training loss (each step)": trainer.loss_steps}, xlabel="step",
                 ylabel="softmax cross-entropy", title="Lesson 01: training loss", logy=True)

@@ -21,6 +21,19 @@ layers itself: any layer with a ``dale_groups`` list (the DANN layers, one
 entry per excitatory/inhibitory block, naming its parameters and its
 ne, ni, d) and any ``ColumnEi`` layer.
 
+Combinations a rule cannot handle are refused with an error that names the
+rule: when the rule is built (the model alone decides) or when the Trainer
+calls the rule's ``attach(trainer)`` in its constructor (the optimizer, the
+loss and the other rules decide)::
+
+    CosineLRScaling   an optimizer other than plain SGD (momentum, Adam, weight decay):
+                      multiplying the gradient by xi^i is a step with lr * xi^i only for SGD
+    FisherCorrection  a model wrapped in DataParallel (one helper, ``refuse_data_parallel``)
+                      any layer trained with feedback alignment (F would not be the Fisher)
+                      apply=True together with an enabled DANNCorrections (scales twice)
+                      another rule that changes gradients before it, or a Trainer whose
+                      loss is not ``rule.loss_fn``
+
 Why the corrections (section 4, appendix E.3). Seen through the KL divergence
 of the layer's output distribution (second order: the Fisher), a step of size
 delta on one inhibitory weight Wie[i, j] moves *every* excitatory unit
@@ -33,8 +46,10 @@ scaled by::
 import numpy as np
 
 from .backend import device_rng, generator_state, set_generator_state, to_float, xp
-from .nn.dann import ColumnEi
+from .nn.dann import DANN, ColumnEi
 from .nn.losses import softmax_cross_entropy
+from .nn.parallel import DataParallel
+from .optim import SGD
 
 
 def _key(prefix, name):
@@ -66,15 +81,6 @@ def correction_factors(model):
             factors[_key(prefix, grp["Wei"])] = float(1.0 / d)                # no float64 promotion
             factors[_key(prefix, grp["alpha"])] = float(1.0 / (d * np.sqrt(ne)))
     return factors
-
-
-def nonnegative_names(model):
-    """Names of every parameter that DaleProjection keeps >= 0 (Wee, Wie, Wei, g of each block)."""
-    names = []
-    for prefix, layer in dale_layers(model):
-        for grp in getattr(layer, "dale_groups", []):
-            names += [_key(prefix, grp[k]) for k in ("Wee", "Wie", "Wei", "g")]
-    return names
 
 
 def project(value, layer):
@@ -217,6 +223,15 @@ class CosineLRScaling:
                           for prefix, layer in dale_layers(model)}
         self._scales = {prefix: [] for prefix, _, _ in self.targets}
 
+    def attach(self, trainer):
+        """Refuse an optimizer other than plain SGD (called by the Trainer once, when built)."""
+        opt = trainer.optimizer
+        if type(opt) is not SGD or opt.weight_decay:
+            got = type(opt).__name__ + (f"(weight_decay={opt.weight_decay})" if type(opt) is SGD else "")
+            raise TypeError(f"CosineLRScaling: needs plain SGD (no momentum, no weight decay), got {got}: "
+                            "multiplying a layer's gradient by xi^i is a step with learning rate lr * xi^i "
+                            "only for plain SGD; use optim.SGD(lr) or drop the rule")
+
     def scale_for(self, layer, names, params, grads, lr):
         """The factor xi^i chosen for one layer: the first i = 0, 1, ..., max_tries that
         meets the constraint, or the last one tried."""
@@ -260,12 +275,16 @@ def dann_per_example_sq_grads(layer):
     return layer.per_example_sq_grads()
 
 
-def _refuse_data_parallel(model):
-    from .nn.parallel import DataParallel
+def refuse_data_parallel(rule, model, why):
+    """Raise a TypeError naming ``rule`` (a string) if ``model`` is a ``DataParallel`` wrapper.
+
+    The one check for every rule that cannot work on a batch split over replicas;
+    ``why`` says what the rule reads that the split breaks. Called where the rule
+    is built and, for the Trainer's model, in the rule's ``attach``.
+    """
     if isinstance(model, DataParallel):
-        raise TypeError("FisherCorrection: per-example gradients are read from each DANN layer's cache, "
-                        "and under DataParallel a layer's cache holds only its own block of the batch; "
-                        "train the model unwrapped")
+        raise TypeError(f"{rule}: {why}, and under DataParallel a layer's cache holds only its own block "
+                        "of the batch; train the model unwrapped")
 
 
 class FisherCorrection:
@@ -301,10 +320,15 @@ class FisherCorrection:
     Put it *first* in the rule list: it must see the uncorrected gradients.
     Only dense ``DANN`` layers are covered (other layers keep their gradient).
     Lambda cancels in the normalisation of step 4; it is kept to mirror the paper.
-    Do not combine ``apply=True`` with ``DANNCorrections``: Delta already
-    contains the Fisher's own scaling of Wie, Wei and alpha, and algorithm 3
-    would then scale those gradients a second time (``apply=False`` with
-    ``DANNCorrections`` is fine: measure, and train with the heuristic).
+    ``apply=True`` together with an enabled ``DANNCorrections`` is refused:
+    Delta already contains the Fisher's own scaling of Wie, Wei and alpha, and
+    algorithm 3 would then scale those gradients a second time (``apply=False``
+    with ``DANNCorrections`` is fine: measure, and train with the heuristic).
+    Also refused: ``DataParallel`` (the per-example gradients come from each
+    layer's cache), layers trained with feedback alignment (their gradients
+    are not the model's true gradient, so F would not be its Fisher), a rule
+    with ``before_step`` placed before it, and (when enabled) a Trainer whose
+    loss is not ``rule.loss_fn``.
 
     Args:
         model: the network (a softmax classifier).
@@ -318,10 +342,17 @@ class FisherCorrection:
             training, use ``apply=False`` instead.
     """
 
+    _WHY_NOT_PARALLEL = "per-example gradients are read from each DANN layer's cache"
+
     def __init__(self, model, fisher_lr=2.5e-5, momentum=0.02, damping=1e-2, apply=True,
                  measure_every=10, rng=0, enabled=True):
-        from .nn.dann import DANN
-        _refuse_data_parallel(model)
+        refuse_data_parallel("FisherCorrection", model, self._WHY_NOT_PARALLEL)
+        fa = [name for name, layer in model.named_layers()
+              if getattr(getattr(layer, "inner", layer), "feedback", "bp") != "bp"]
+        if fa:
+            raise ValueError(f"FisherCorrection: layer(s) {fa} are trained with feedback alignment: the "
+                             "per-example gradients would carry the fixed feedback signal, not the true "
+                             "gradient, so F would not be the Fisher; use feedback='bp' everywhere")
         self.model, self.fisher_lr, self.momentum, self.damping = model, fisher_lr, momentum, damping
         self.apply, self.measure_every, self.enabled = apply, measure_every, enabled
         self.layers = [(p, layer) for p, layer in model.named_layers() if isinstance(layer, DANN)]
@@ -333,6 +364,21 @@ class FisherCorrection:
         self._epoch = []
         self._dev_rng = device_rng(rng)
         self._scores = None
+
+    def attach(self, trainer):
+        """Refuse what the Trainer's other settings make impossible (called once, when it is built)."""
+        refuse_data_parallel("FisherCorrection", trainer.model, self._WHY_NOT_PARALLEL)
+        if self.enabled and trainer.loss_fn != self.loss_fn:
+            raise ValueError("FisherCorrection: pass loss_fn=rule.loss_fn to the Trainer (the rule needs the "
+                             "batch's scores to sample labels from)")
+        before = [type(r).__name__ for r in trainer.rules[:trainer.rules.index(self)] if hasattr(r, "before_step")]
+        if before:
+            raise ValueError(f"FisherCorrection: must be the first rule that changes gradients, but {before} "
+                             "come(s) before it; it must see the uncorrected gradients")
+        if self.enabled and self.apply and any(isinstance(r, DANNCorrections) and r.enabled for r in trainer.rules):
+            raise ValueError("FisherCorrection: apply=True together with an enabled DANNCorrections would scale "
+                             "the inhibitory gradients twice (the Fisher-corrected update already contains that "
+                             "scaling); use apply=False to measure alongside DANNCorrections, or drop DANNCorrections")
 
     def state_dict(self):
         """For checkpoints: the running Fisher F_t, the records and the label sampler's stream."""
@@ -364,7 +410,6 @@ class FisherCorrection:
             return
         if self._scores is None:
             raise RuntimeError("FisherCorrection: pass loss_fn=rule.loss_fn to the Trainer")
-        _refuse_data_parallel(trainer.model)
         grads = dict(trainer.grads)                          # true-label gradients
         scores = self._scores
         n = scores.shape[0]
@@ -405,54 +450,3 @@ class FisherCorrection:
                 trainer.history.setdefault(f"fisher_cos_corrected/{prefix}", []).append(
                     float(np.mean([r[1] for r in rows])))
         self._epoch.clear()
-
-
-# ----------------------------------------------------------------------------
-# The paper's networks (section 5.1): 3 hidden layers of 500 excitatory units
-# ----------------------------------------------------------------------------
-
-def dann_mlp(in_features=784, hidden=500, n_inhibitory=50, depth=3, classes=10, rng=0, feedback="bp"):
-    """DANN classifier: depth x (DANN(., hidden, n_inhibitory), ReLU) then DANN(hidden, classes, 1).
-
-    The output layer has one inhibitory unit and feeds the softmax directly.
-    """
-    from .nn import DANN, ReLU, Sequential
-    from .backend import make_rng
-    rng = make_rng(rng)
-    layers, d = [], in_features
-    for _ in range(depth):
-        layers += [DANN(d, hidden, n_inhibitory, rng=rng, feedback=feedback), ReLU()]
-        d = hidden
-    layers.append(DANN(d, classes, 1, rng=rng, feedback=feedback))
-    return Sequential(*layers)
-
-
-def columnei_mlp(in_features=784, n_excitatory=500, n_inhibitory=50, depth=3, classes=10, rng=0,
-                 input_mean=None):
-    """ColumnEi classifier: hidden layers of ne + ni units (the last ni inhibitory), ReLU.
-
-    The first layer reads only excitatory inputs (the pixels) and centres with
-    its bias using ``input_mean`` (the data's mean pixel, appendix C.1).
-    """
-    from .nn import ColumnEi, ReLU, Sequential
-    from .backend import make_rng
-    rng = make_rng(rng)
-    width = n_excitatory + n_inhibitory
-    layers = [ColumnEi(in_features, width, 0, rng=rng, input_mean=input_mean), ReLU()]
-    for _ in range(depth - 1):
-        layers += [ColumnEi(width, width, n_inhibitory, rng=rng), ReLU()]
-    layers.append(ColumnEi(width, classes, n_inhibitory, rng=rng))
-    return Sequential(*layers)
-
-
-def mlp(in_features=784, hidden=500, depth=3, classes=10, rng=0, feedback="bp"):
-    """The unconstrained baseline: depth x (Linear, ReLU) then Linear (He initialisation)."""
-    from .nn import Linear, ReLU, Sequential
-    from .backend import make_rng
-    rng = make_rng(rng)
-    layers, d = [], in_features
-    for _ in range(depth):
-        layers += [Linear(d, hidden, rng=rng, feedback=feedback), ReLU()]
-        d = hidden
-    layers.append(Linear(d, classes, rng=rng, feedback=feedback))
-    return Sequential(*layers)

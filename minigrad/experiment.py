@@ -34,7 +34,7 @@ import sys
 
 import numpy as np
 
-from .backend import describe, to_numpy
+from .backend import describe, to_device, to_numpy
 from .checkpoint import CheckpointError, atomic_write, remove_stale_temps
 
 _TAGS = {}                      # output folder -> the --tag of the run writing there (for figure titles)
@@ -258,25 +258,46 @@ def synthetic_images(n, shape, num_classes=10, rng=0):
     return x.astype(np.uint8), y.astype(np.int64)
 
 
-def cifar10_subset(args, n_train, n_val, rng):
-    """``n_train`` + ``n_val`` shuffled CIFAR-10 training images as Trainer data.
+def cifar10_subset(args, n_train, n_val, rng, n_test=10000):
+    """CIFAR-10 as Trainer data (``n_train`` training and ``n_val`` validation images,
+    drawn from the training split) and ``n_test`` test images (the first of the test split).
 
-    Images are standardised with the training subset's per-channel statistics:
-    X (N, 3, 32, 32) float32, y (N,) int64. For ``--smoke`` without the data set,
-    synthetic images stand in (and the lesson says so).
+    The validation images are held out of the training split (``train_val_split``):
+    lessons choose epochs and settings on them, and read the test images only with
+    the chosen model. All images are standardised with the training subset's
+    per-channel statistics: X (N, 3, 32, 32) float32, y (N,) int64. For ``--smoke``
+    without the data set, synthetic images stand in (and the lesson says so).
+
+    Returns:
+        (data, (X_test, y_test)).
     """
-    from .data import load_cifar10, standardize
+    from .data import load_cifar10, standardize, train_val_split
     try:
         images, labels = load_cifar10(split="train")
+        test_images, test_labels = load_cifar10(split="test")
     except FileNotFoundError:
         if args.mode != "smoke":
             raise
         print("CIFAR-10 is not installed: --smoke runs on synthetic images")
         images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
-    order = rng.permutation(len(images))[: n_train + n_val]
-    tr, va = order[:n_train], order[n_train:]
-    X_train, X_val = standardize(images[tr], images[va])
-    return {"X_train": X_train, "y_train": labels[tr], "X_val": X_val, "y_val": labels[va]}
+        test_images = test_labels = None
+    data = train_val_split(images, labels, n_val, rng, n_train=n_train)
+    if test_images is None:
+        test_images, test_labels = synthetic_images(n_test, (3, 32, 32), 10, rng.integers(1 << 30))
+    test_images, test_labels = test_images[:n_test], test_labels[:n_test]
+    data["X_train"], data["X_val"], X_test = standardize(data["X_train"], data["X_val"], test_images)
+    return data, (X_test, test_labels)
+
+
+def test_on_best(trainer, X_test, y_test):
+    """Test loss and accuracy of the epoch chosen on validation (host floats).
+
+    Puts the best epoch's parameters back (``trainer.restore_best()``, kept by
+    validation accuracy) and evaluates them once on the test set. Lessons read
+    their test set only here, after training: it never chooses an epoch or a setting.
+    """
+    trainer.restore_best()
+    return trainer.evaluate(to_device(X_test), to_device(y_test))
 
 
 def mnist_train_test(n_train, n_test, rng):

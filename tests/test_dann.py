@@ -5,9 +5,10 @@ import pytest
 from minigrad import optim
 from minigrad.backend import to_device, to_numpy, xp
 from minigrad.dale import (CosineLRScaling, DaleProjection, DANNCorrections, FisherCorrection, GradNormClip,
-                           correction_factors, columnei_mlp, dann_mlp, dann_per_example_sq_grads, project)
+                           correction_factors, dann_per_example_sq_grads, project)
+from minigrad.models import columnei_mlp, dann_mlp
 from minigrad.gradcheck import check_layer, numeric_grad, rel_error
-from minigrad.nn import ColumnEi, DANN, DANNConv2d, DANNRNN, ReLU, Sequential
+from minigrad.nn import ColumnEi, DANN, DANNConv2d, DANNRNN, DataParallel, Linear, ReLU, Sequential
 from minigrad.nn.dann import EPS
 from minigrad.trainer import Trainer
 
@@ -547,6 +548,60 @@ def test_errors_name_the_problem():
         CosineLRScaling(Sequential(DANN(3, 2, 1)), max_tries=-1)
     with pytest.raises(ValueError, match="no dense DANN"):
         FisherCorrection(Sequential(ColumnEi(3, 2)))
+
+
+# ------------------------------------------- combinations the rules refuse
+def _trainer(model, optimizer=None, rules=(), **kwargs):
+    data = {"X_train": np.ones((4, 4), np.float32), "y_train": np.zeros(4, np.int64)}
+    return Trainer(model, data, optimizer or optim.SGD(0.1), rules=rules, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("optimizer", [optim.Momentum(0.1), optim.Adam(1e-3), optim.SGD(0.1, weight_decay=1e-4)])
+def test_cosine_lr_scaling_refuses_an_optimizer_other_than_plain_sgd(optimizer):
+    model = dann_mlp(4, 6, 2, depth=1, classes=3, rng=0)
+    with pytest.raises(TypeError, match=f"CosineLRScaling: needs plain SGD .*got {type(optimizer).__name__}"):
+        _trainer(model, optimizer, rules=[CosineLRScaling(model)])
+    _trainer(model, optim.SGD(0.1), rules=[CosineLRScaling(model)])          # plain SGD is accepted
+
+
+def test_fisher_with_apply_refuses_dann_corrections():
+    model = dann_mlp(4, 6, 2, depth=1, classes=3, rng=0)
+    fisher = FisherCorrection(model)
+    with pytest.raises(ValueError, match="FisherCorrection: apply=True together with an enabled DANNCorrections"):
+        _trainer(model, loss_fn=fisher.loss_fn, rules=[fisher, DANNCorrections(model)])
+    # measuring alongside the heuristic, or the heuristic switched off, is fine
+    measure = FisherCorrection(model, apply=False)
+    _trainer(model, loss_fn=measure.loss_fn, rules=[measure, DANNCorrections(model)])
+    _trainer(model, loss_fn=fisher.loss_fn, rules=[fisher, DANNCorrections(model, enabled=False)])
+
+
+def test_fisher_refuses_feedback_alignment():
+    with pytest.raises(ValueError, match=r"FisherCorrection: layer\(s\) \['0', '2'\] are trained with feedback"):
+        FisherCorrection(dann_mlp(4, 6, 2, depth=1, classes=3, rng=0, feedback="fa"))
+    # an FA layer anywhere changes the DANN layers' gradients too
+    with pytest.raises(ValueError, match=r"layer\(s\) \['2'\] are trained with feedback alignment"):
+        FisherCorrection(Sequential(DANN(4, 6, 2, rng=0), ReLU(), Linear(6, 3, rng=0, feedback="fa")))
+
+
+def test_fisher_refuses_data_parallel_when_built_and_in_the_trainer():
+    model = dann_mlp(4, 6, 2, depth=1, classes=3, rng=0)
+    with pytest.raises(TypeError, match="FisherCorrection: per-example gradients .*DataParallel"):
+        FisherCorrection(DataParallel(model))
+    fisher = FisherCorrection(model)                   # built on the model, trained wrapped
+    with pytest.raises(TypeError, match="FisherCorrection: per-example gradients .*DataParallel"):
+        _trainer(DataParallel(model), loss_fn=fisher.loss_fn, rules=[fisher])
+
+
+def test_fisher_refuses_a_rule_before_it_and_another_loss():
+    model = dann_mlp(4, 6, 2, depth=1, classes=3, rng=0)
+    fisher = FisherCorrection(model, apply=False)
+    with pytest.raises(ValueError, match=r"FisherCorrection: must be the first .*\['GradNormClip'\]"):
+        _trainer(model, loss_fn=fisher.loss_fn, rules=[GradNormClip(model, 1.0), fisher])
+    with pytest.raises(ValueError, match="FisherCorrection: pass loss_fn=rule.loss_fn"):
+        _trainer(model, rules=[fisher])
+    # after_step-only rules may come first; a disabled rule needs no special loss
+    _trainer(model, loss_fn=fisher.loss_fn, rules=[DaleProjection(model), fisher])
+    _trainer(model, rules=[FisherCorrection(model, enabled=False)])
 
 
 def test_float32_end_to_end(rng):

@@ -13,10 +13,9 @@ import pytest
 
 from minigrad.backend import make_rng, to_device, to_numpy, xp
 from minigrad.constraints import SignConstraint
-from minigrad.dale import dann_mlp
 from minigrad.feedback import AlignmentMonitor, angle_between, feedback_layers, measure_alignment
 from minigrad.gradcheck import check_layer, numeric_grad, rel_error
-from minigrad.models import ActivitySparsity, AutoencoderLoss, sparse_autoencoder
+from minigrad.models import ActivitySparsity, AutoencoderLoss, dann_mlp, sparse_autoencoder
 from minigrad.nn import (DANN, RNN, BatchNorm, BatchNorm2d, Conv2d, DANNConv2d, DANNRNN, Dropout, Flatten, Linear,
                          MixedReLU, ReLU, Sequential, TemporalLinear)
 from minigrad.nn.base import Layer

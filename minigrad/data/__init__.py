@@ -24,6 +24,7 @@ Full data sets are read from ``$MINIGRAD_DATA`` (default ``~/.minigrad/data``);
 ``double_inputs(x)``                           inhibitory + excitatory copy: (N, 2D) / (N, 2C, H, W)
 ``grayscale(images)``                          (N, 3, H, W) -> (N, 1, H, W), BT.601 luminance
 ``resize_bilinear(images, size)``              bilinear resize, e.g. to 48x48
+``train_val_split(X, y, n_val, rng)``          hold a validation set out of the training data
 =============================================  ==========================================
 """
 from .cifar import CIFAR10_CLASSES
@@ -33,6 +34,7 @@ from .download import ChecksumError, DownloadError
 from .idx import read_idx, write_idx
 from .image_folder import image_folder_classes, load_image_folder
 from .paths import data_dir
+from .split import train_val_split
 from .transforms import (LUMINANCE_WEIGHTS, channel_mean_std, cwa_scale_clip, double_inputs, flatten, grayscale,
                          normalize, resize_bilinear, standardize)
 
@@ -40,6 +42,6 @@ __all__ = [
     "load_mnist", "load_fashion_mnist", "load_cifar10", "load_image_folder", "load_mnist_sample",
     "image_folder_classes", "normalize", "standardize", "channel_mean_std", "flatten",
     "cwa_scale_clip", "double_inputs", "grayscale", "resize_bilinear", "LUMINANCE_WEIGHTS",
-    "read_idx", "write_idx", "data_dir", "DownloadError", "ChecksumError",
+    "train_val_split", "read_idx", "write_idx", "data_dir", "DownloadError", "ChecksumError",
     "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES",
 ]

@@ -59,7 +59,9 @@ class ActivitySparsity(Layer):
         self._check_input(x, 2, "(N, H)")
         self.x = x
         beta, rho = self.weight, self.target
-        if self.kind == "kl":
+        if beta == 0:                     # off: no log of a saturated mean activity (0 * inf = NaN)
+            self.penalty = xp.zeros((), dtype=x.dtype)
+        elif self.kind == "kl":
             self.rho_hat = x.mean(axis=0)                           # (H,) mean activity
             r = self.rho_hat
             kl = rho * xp.log(rho / r) + (1 - rho) * xp.log((1 - rho) / (1 - r))
@@ -71,6 +73,8 @@ class ActivitySparsity(Layer):
     def backward(self, dout):
         """dout: (N, H) -> dout + dpenalty/dx, (N, H)."""
         beta, rho, n = self.weight, self.target, self.x.shape[0]
+        if beta == 0:
+            return dout
         if self.kind == "kl":
             r = self.rho_hat
             # d KL / d r = -rho / r + (1 - rho) / (1 - r);  d r / d x_nj = 1 / N
