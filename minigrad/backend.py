@@ -11,9 +11,10 @@ The backend is chosen once, at import, from the environment variable
 ``MINIGRAD_BACKEND``:
 
 - ``numpy`` (default): arrays are NumPy arrays on the CPU.
-- ``cupy``: arrays are CuPy arrays on an NVIDIA GPU. If CuPy is missing or no
-  CUDA device is usable, importing minigrad stops at once with one message that
-  says what is missing and how to install it.
+- ``cupy``: arrays are CuPy arrays on an NVIDIA GPU. If CuPy is missing, fails
+  to import (its CUDA libraries are missing) or no CUDA device is usable,
+  importing ``minigrad.backend`` raises :class:`BackendError` with one message
+  that says what is missing and how to install it.
 - ``fakecupy``: a CPU stand-in for CuPy (``minigrad/_fakecupy.py``) whose arrays
   refuse implicit conversion to NumPy, exactly where real CuPy would. The test
   suite runs under it to prove that no code path copies device arrays to the
@@ -58,8 +59,15 @@ _CUPY_HELP = (
 )
 
 
-class BackendError(RuntimeError):
-    """The requested backend cannot be used on this machine."""
+class BackendError(ImportError, RuntimeError):
+    """The requested backend cannot be used on this machine.
+
+    Raised by ``import minigrad.backend`` (and so by importing any module that
+    uses it) when ``MINIGRAD_BACKEND`` names an unknown or unusable backend. It
+    is an ``ImportError``, so ``try: from minigrad import nn / except ImportError:``
+    catches it like any failed import, and a ``RuntimeError`` as before. Left
+    uncaught, Python prints a short traceback whose last line is the message.
+    """
 
 
 def load_backend(name):
@@ -84,8 +92,8 @@ def load_backend(name):
         return importlib.import_module("minigrad._fakecupy")
     try:
         cupy = importlib.import_module("cupy")
-    except ImportError as err:
-        if err.name == "cupy":                   # the package itself is absent
+    except (ImportError, OSError) as err:        # OSError: a CUDA shared library failed to load
+        if isinstance(err, ImportError) and err.name == "cupy":   # the package itself is absent
             raise BackendError(
                 f"MINIGRAD_BACKEND=cupy but CuPy is not installed ({err}). " + _CUPY_HELP) from None
         raise BackendError(                      # installed, but a library or dependency is missing
@@ -110,8 +118,10 @@ def load_backend(name):
 NAME = os.environ.get("MINIGRAD_BACKEND", "numpy").strip().lower() or "numpy"
 try:
     xp = load_backend(NAME)
-except (BackendError, ValueError) as _err:      # one clear line, no traceback
-    raise SystemExit(f"minigrad: {_err}") from None
+except (BackendError, ValueError) as _err:
+    # one catchable error (ValueError: an unknown name); uncaught, Python prints a short
+    # traceback (the import chain) whose last line is the message
+    raise BackendError(str(_err)) from None
 
 
 def set_kernels(name):

@@ -38,13 +38,62 @@ def fake_cupy_package(tmp_path, init_code):
     return str(pkg.parent)
 
 
+def assert_clear_import_error(proc, *texts):
+    """An uncaught BackendError: a short traceback (the import chain) whose last line is the message."""
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("minigrad.backend.BackendError: "), proc.stderr
+    for text in texts:
+        assert text in lines[-1], f"{text!r} should be in the last line: {lines[-1]}"
+    assert len(lines) <= 12, "the traceback should be the short import chain only:\n" + proc.stderr
+    assert "During handling" not in proc.stderr, "no chained exception under the message"
+
+
 # ------------------------------------------------------------------ choosing a backend
 def test_unknown_backend_name_lists_valid_ones_at_import():
     proc = run_python("import minigrad.backend", "tensorflow")
-    assert proc.returncode != 0
-    assert "'tensorflow' is not a backend" in proc.stderr
-    assert "numpy, cupy, fakecupy" in proc.stderr
-    assert "Traceback" not in proc.stderr, "a bad setting should give one clear line, not a traceback"
+    assert_clear_import_error(proc, "MINIGRAD_BACKEND='tensorflow' is not a backend", "numpy, cupy, fakecupy")
+
+
+CATCH = """
+    try:
+        from minigrad import nn
+    except {kind} as err:
+        print("CAUGHT", type(err).__name__, isinstance(err, ImportError), isinstance(err, RuntimeError))
+        print("MESSAGE", err)
+    print("the program goes on")
+"""
+
+
+@pytest.mark.parametrize("kind", ["ImportError", "RuntimeError"])
+def test_a_backend_that_cannot_load_is_an_exception_a_program_can_catch(kind):
+    """Not SystemExit: a program (a notebook, a test runner, a GPU-or-CPU fallback) can catch it."""
+    proc = run_python(CATCH.format(kind=kind), "bogus")
+    assert proc.returncode == 0, proc.stderr
+    assert "CAUGHT BackendError True True" in proc.stdout
+    assert "MESSAGE MINIGRAD_BACKEND='bogus' is not a backend; valid backends are: numpy, cupy, fakecupy" \
+        in proc.stdout
+    assert "the program goes on" in proc.stdout
+
+
+def test_import_time_failure_raises_backend_error_in_process(monkeypatch):
+    """The module-level choice, run in this process on a fresh copy of backend.py: CuPy whose
+    import dies with OSError (a CUDA library missing) gives the clear, catchable error."""
+    real_import = importlib.import_module
+
+    def broken_cupy(name, *args):
+        if name == "cupy":
+            raise OSError("libcudart.so.12: cannot open shared object file: No such file or directory")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", broken_cupy)
+    monkeypatch.setenv("MINIGRAD_BACKEND", "cupy")
+    spec = importlib.util.spec_from_file_location("backend_probe", backend.__file__)
+    with pytest.raises(ImportError, match="CuPy is installed but failed to import .*libcudart.so.12") as info:
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert isinstance(info.value, RuntimeError) and type(info.value).__name__ == "BackendError"
+    with pytest.raises(backend.BackendError, match="libcudart.so.12.*pip install cupy-cuda12x"):
+        backend.load_backend("cupy")
 
 
 def test_load_backend_rejects_unknown_and_accepts_any_case():
@@ -61,19 +110,23 @@ def test_cupy_missing_gives_install_instructions(tmp_path):
         extra = fake_cupy_package(tmp_path,
                                   'raise ModuleNotFoundError("No module named \'cupy\'", name="cupy")\n')
     proc = run_python("import minigrad.backend", "cupy", extra)
-    assert proc.returncode != 0
-    assert "CuPy is not installed" in proc.stderr
-    assert "pip install" in proc.stderr and "cupy-cuda12x" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert_clear_import_error(proc, "CuPy is not installed", "pip install", "cupy-cuda12x")
 
 
 def test_cupy_that_fails_to_import_is_not_called_missing(tmp_path):
     """Installed, but a CUDA library or dependency is missing: say so, not 'not installed'."""
     extra = fake_cupy_package(tmp_path, 'import cuda_lib_not_here  # as CuPy 14 needs cuda.pathfinder\n')
     proc = run_python("import minigrad.backend", "cupy", extra)
-    assert proc.returncode != 0
-    assert "CuPy is installed but failed to import" in proc.stderr
-    assert "cuda_lib_not_here" in proc.stderr and "Traceback" not in proc.stderr
+    assert_clear_import_error(proc, "CuPy is installed but failed to import", "cuda_lib_not_here")
+
+
+def test_cupy_raising_oserror_on_import_gets_the_same_clear_message(tmp_path):
+    """CuPy's import can die with OSError when a CUDA shared library cannot be loaded."""
+    extra = fake_cupy_package(
+        tmp_path, 'raise OSError("libcudart.so.12: cannot open shared object file: No such file or directory")\n')
+    proc = run_python("import minigrad.backend", "cupy", extra)
+    assert_clear_import_error(proc, "CuPy is installed but failed to import", "libcudart.so.12",
+                              "pip install cupy-cuda12x")
 
 
 NO_DEVICE_CUPY = '''
@@ -97,20 +150,15 @@ NO_DEVICE_CUPY = '''
 
 def test_cupy_installed_but_no_cuda_device_is_the_clear_error(tmp_path):
     proc = run_python("import minigrad.backend", "cupy", fake_cupy_package(tmp_path, NO_DEVICE_CUPY))
-    assert proc.returncode != 0
-    assert "no usable CUDA device" in proc.stderr
-    assert "cudaErrorNoDevice" in proc.stderr, "the message should pass on what CuPy reported"
-    assert "nvidia-smi" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    # cudaErrorNoDevice: the message passes on what CuPy reported
+    assert_clear_import_error(proc, "no usable CUDA device", "cudaErrorNoDevice", "nvidia-smi")
 
 
 def test_cupy_reporting_zero_devices_is_the_clear_error(tmp_path):
     code = NO_DEVICE_CUPY.replace(
         'raise CUDARuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")', "return 0")
     proc = run_python("import minigrad.backend", "cupy", fake_cupy_package(tmp_path, code))
-    assert proc.returncode != 0
-    assert "sees no CUDA device" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert_clear_import_error(proc, "sees no CUDA device")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is None,
@@ -123,8 +171,7 @@ def test_real_cupy_is_used_for_the_device_check():
         assert proc.returncode == 0, proc.stderr
         assert "backend cupy" in proc.stdout and "GPU" in proc.stdout
     else:
-        assert proc.returncode != 0
-        assert "CUDA device" in proc.stderr and "Traceback" not in proc.stderr
+        assert_clear_import_error(proc, "CUDA device")
 
 
 # ------------------------------------------------------------------ the CPU stand-in for CuPy

@@ -332,6 +332,41 @@ def test_image_folder_uses_and_refreshes_cache(tmp_path, monkeypatch):
     assert images.shape[0] == 4 and data.image_folder_classes(archive) == ["x", "y"]
 
 
+def _truncate(file):
+    raw = file.read_bytes()
+    file.write_bytes(raw[: len(raw) // 2])
+
+
+def _empty(file):
+    file.write_bytes(b"")
+
+
+def _garble_pixels(file):
+    """Flip bytes inside the stored train images (the zip's index stays intact)."""
+    raw = bytearray(file.read_bytes())
+    start = raw.index(b"split_train_images.npy") + 200
+    raw[start:start + 50] = bytes(255 - b for b in raw[start:start + 50])
+    file.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _empty, _garble_pixels])
+def test_image_folder_damaged_cache_is_rebuilt(tmp_path, damage):
+    make_image_folder(tmp_path / "f", per_class=4)
+    archive = tar_folder(tmp_path / "f", tmp_path / "f.tar.gz")
+    first = data.load_image_folder(archive, "train")
+    cache = tmp_path / "f.decoded.npz"
+    good = cache.read_bytes()
+    damage(cache)
+    assert cache.read_bytes() != good
+    again = data.load_image_folder(archive, "train")       # decoded again instead of an error
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert cache.read_bytes() == good, "the damaged cache should be rewritten"
+    damage(cache)
+    assert data.image_folder_classes(archive) == ["ant", "cat", "dog"]   # no error either
+    np.testing.assert_array_equal(first[0], data.load_image_folder(archive, "train")[0])
+
+
 def test_image_folder_cache_elsewhere_when_read_only(tmp_path, data_home, monkeypatch):
     make_image_folder(tmp_path / "f")
     monkeypatch.setattr(image_folder.os, "access", lambda path, mode: False)

@@ -8,10 +8,14 @@ import hashlib
 import http.server
 import io
 import pickle
+import socket
 import subprocess
 import sys
 import tarfile
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +194,153 @@ def test_unreachable_server(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+# ---------------------------------------------------------------- servers that never answer, hosts that do not exist
+
+class _RawServer:
+    """A TCP server on 127.0.0.1 that answers connection i with ``replies[i]`` (bytes, or a
+    function of the request's Range header giving bytes), then keeps the connection open
+    without sending anything more: a server that stalls. It stops by itself after
+    ``lifetime`` seconds or when ``stop()`` is called; ``connections`` counts accepted ones."""
+
+    def __init__(self, replies, lifetime=15.0):
+        self.replies, self.connections, self.ranges = list(replies), 0, []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/f.bin"
+        self._stop, self._open = threading.Event(), []
+        self._deadline = time.monotonic() + lifetime
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed by stop()
+                break
+            self._open.append(conn)
+            try:
+                self._answer(conn)
+            except OSError:  # the client went away, or stop() closed the connection
+                pass
+        self.stop()
+
+    def _answer(self, conn):
+        conn.settimeout(2.0)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            data = conn.recv(4096)
+            if not data:
+                break
+            request += data
+        wanted = [line.split(b":", 1)[1].strip().decode() for line in request.split(b"\r\n")
+                  if line.lower().startswith(b"range:")]
+        self.ranges.append(wanted[0] if wanted else None)
+        reply = self.replies[min(self.connections, len(self.replies) - 1)]
+        self.connections += 1
+        conn.sendall(reply(self.ranges[-1]) if callable(reply) else reply)
+
+    def stop(self):
+        self._stop.set()
+        for conn in self._open:
+            conn.close()
+        self._sock.close()
+
+
+@pytest.fixture
+def raw_server():
+    servers = []
+
+    def start(*replies):
+        servers.append(_RawServer(replies))
+        return servers[-1]
+
+    yield start
+    for srv in servers:
+        srv.stop()
+
+
+HEADERS_ONLY = b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n"
+
+
+@pytest.mark.parametrize("reply", [b"", HEADERS_ONLY], ids=["accepts-then-silent", "headers-then-silent"])
+def test_server_that_never_answers_is_not_retried(raw_server, tmp_path, reply):
+    srv = raw_server(reply)
+    with pytest.raises(DownloadError, match=r"f.bin: the server sent nothing for 0.5 s"):
+        download_file(srv.url, tmp_path / "f.bin", retries=4, backoff=0, timeout=0.5, progress=False)
+    assert srv.connections == 1, "a server that sends nothing is given up at once, not tried 5 times"
+
+
+def test_transfer_that_stalls_after_some_bytes_is_resumed(raw_server, tmp_path):
+    payload = bytes(range(256)) * 4
+
+    def rest(wanted):
+        start = int(wanted.split("=")[1].rstrip("-"))
+        return (f"HTTP/1.0 206 Partial Content\r\nContent-Range: bytes {start}-{len(payload) - 1}/{len(payload)}"
+                f"\r\nContent-Length: {len(payload) - start}\r\n\r\n").encode() + payload[start:]
+
+    srv = raw_server(b"HTTP/1.0 200 OK\r\nContent-Length: 1024\r\n\r\n" + payload[:300], rest)
+    dest = download_file(srv.url, tmp_path / "f.bin", retries=2, backoff=0, timeout=0.5, progress=False)
+    assert dest.read_bytes() == payload
+    assert srv.ranges == [None, "bytes=300-"]  # the stall was retried and resumed
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """urlopen raising ``error`` for every URL (no request leaves this machine); records each
+    call's URL and timeout, and the back-off sleeps instead of sleeping."""
+    log = {"urls": [], "timeouts": [], "sleeps": []}
+
+    def install(error):
+        def urlopen(request, timeout=None):
+            log["urls"].append(request.full_url)
+            log["timeouts"].append(timeout)
+            raise error
+
+        monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+        monkeypatch.setattr(time, "sleep", log["sleeps"].append)
+        return log
+
+    return install
+
+
+def test_host_name_that_does_not_resolve_is_not_retried(no_network, capsys):
+    log = no_network(urllib.error.URLError(socket.gaierror(-2, "Name or service not known")))
+    assert fetch.main("mnist", ["--quiet"]) == 1
+    mirrors = fetch.DATASETS["mnist"]["mirrors"]
+    assert log["urls"] == [base + "train-images-idx3-ubyte.gz" for base in mirrors], "one try per mirror"
+    assert log["sleeps"] == []
+    err = capsys.readouterr().err
+    for base in mirrors:
+        assert base + "train-images-idx3-ubyte.gz: cannot resolve the host name" in err   # names the URL
+    assert "python data_scripts/mnist.py --from PATH" in err                             # and the way around it
+
+
+@pytest.mark.parametrize("error", [TimeoutError("timed out"), urllib.error.URLError(TimeoutError("timed out"))],
+                         ids=["no-response", "no-connection"])
+def test_silent_servers_cost_about_a_minute_at_most(no_network, capsys, error):
+    """The worst case of the real data scripts (default settings, every mirror): the seconds spent
+    waiting for answers plus backing off. It was 2 mirrors x (5 tries x 30 s + 15 s) = 330 s."""
+    log = no_network(error)
+    assert fetch.main("mnist", []) == 1
+    worst_case = sum(log["timeouts"]) + sum(log["sleeps"])
+    assert worst_case <= 60, f"{len(log['urls'])} tries, {log['timeouts']} s timeouts, {log['sleeps']} s sleeps"
+    err = capsys.readouterr().err
+    assert "ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz: the server sent nothing" in err
+    assert "--from PATH" in err
+
+
+def test_http_404_from_the_script_names_url_and_from(server, fake_mnist_spec, monkeypatch, capsys):
+    monkeypatch.setitem(fake_mnist_spec, "mirrors", [server.url + "gone/"])
+    assert fetch.main("mnist", ["--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert server.url + "gone/train-images-idx3-ubyte.gz: HTTP 404" in err
+    assert "python data_scripts/mnist.py --from PATH" in err
+    assert len(server.requests) == 1
+
+
 # ---------------------------------------------------------------- whole data sets
 
 def make_idx_files(folder, n_train=30, n_test=20, gz=True):
@@ -255,6 +406,20 @@ def test_import_idx_folder(tmp_path, data_home, gz, capsys):
     assert "Fashion-MNIST train: 30 images of 28x28 (the official train split has 60000)" in err
 
 
+@pytest.mark.parametrize("old_gz,new_gz", [(True, False), (False, True), (True, True)])
+def test_reimport_replaces_what_the_loader_reads(tmp_path, data_home, old_gz, new_gz, capsys):
+    """An earlier download (.gz) or import must not win over a fresh --from import."""
+    make_idx_files(data_home / "mnist", n_train=30, gz=old_gz)        # what an earlier run left
+    make_idx_files(tmp_path / "copy", n_train=40, n_test=10, gz=new_gz)
+    assert fetch.main("mnist", ["--from", str(tmp_path / "copy")]) == 0
+    assert data.load_mnist(split="train")[0].shape == (40, 28, 28)
+    assert data.load_mnist(split="test")[0].shape == (10, 28, 28)
+    names = sorted(f.name for f in (data_home / "mnist").iterdir())
+    assert names == sorted(f.name for f in (tmp_path / "copy").iterdir()), "older copies are removed"
+    if old_gz != new_gz:
+        assert "removed the earlier train-images-idx3-ubyte" in capsys.readouterr().err
+
+
 def test_import_rejects_truncated_file(tmp_path, data_home, capsys):
     make_idx_files(tmp_path / "copy")
     bad = tmp_path / "copy" / "t10k-images-idx3-ubyte.gz"
@@ -305,6 +470,32 @@ def test_import_cifar10_wrong_classes(tmp_path, data_home, capsys):
     assert fetch.main("cifar10", ["--from", str(archive)]) == 1
     assert "expected the CIFAR-10 class folders" in capsys.readouterr().err
     assert list((data_home / "cifar10").iterdir()) == []  # the .part was removed
+
+
+def test_cifar10_reimport_replaces_what_the_loader_reads(tmp_path, data_home):
+    """Batches from an earlier import must not win over a freshly imported image archive, nor the reverse."""
+    _official_cifar_tarball(tmp_path / "cifar-10-python.tar.gz")              # 3 images per batch
+    archive = _cifar_image_archive(tmp_path)                                   # 20 test images
+    assert fetch.main("cifar10", ["--from", str(tmp_path / "cifar-10-python.tar.gz"), "--quiet"]) == 0
+    assert data.load_cifar10(split="test")[0].shape == (3, 3, 32, 32)
+    assert fetch.main("cifar10", ["--from", str(archive), "--quiet"]) == 0
+    assert data.load_cifar10(split="test")[0].shape == (20, 3, 32, 32)
+    assert sorted(f.name for f in (data_home / "cifar10").iterdir()) == [
+        "cifar10-images.decoded.npz", "cifar10-images.tar.gz"]
+    assert fetch.main("cifar10", ["--from", str(tmp_path / "cifar-10-python.tar.gz"), "--quiet"]) == 0
+    assert data.load_cifar10(split="test")[0].shape == (3, 3, 32, 32)
+    assert sorted(f.name for f in (data_home / "cifar10").iterdir()) == ["cifar-10-batches-py"]
+
+
+def test_cifar10_image_folder_replacing_its_archive_keeps_its_own_cache(tmp_path, data_home):
+    """cifar10-images/ and cifar10-images.tar.gz share one cache name: removing the old one
+    must not delete the cache just written for the new one."""
+    archive = _cifar_image_archive(tmp_path)
+    assert fetch.main("cifar10", ["--from", str(archive), "--quiet"]) == 0
+    assert fetch.main("cifar10", ["--from", str(tmp_path / "imgs"), "--quiet"]) == 0
+    assert sorted(f.name for f in (data_home / "cifar10").iterdir()) == [
+        "cifar10-images", "cifar10-images.decoded.npz"]
+    assert data.load_cifar10(split="train")[0].shape == (20, 3, 32, 32)
 
 
 def _official_cifar_tarball(path):

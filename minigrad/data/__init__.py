@@ -20,6 +20,10 @@ Full data sets are read from ``$MINIGRAD_DATA`` (default ``~/.minigrad/data``);
 ``normalize(images)``                          uint8 -> float32 in [0, 1]
 ``standardize(train, *others)``                per-channel mean 0 / std 1 using train's statistics
 ``flatten(images)``                            (N, ...) -> (N, D)
+``cwa_scale_clip(images, low=-0.3)``           CWA inputs: scale to [-0.3, 1], clip to [0, 1]
+``double_inputs(x)``                           inhibitory + excitatory copy: (N, 2D) / (N, 2C, H, W)
+``grayscale(images)``                          (N, 3, H, W) -> (N, 1, H, W), BT.601 luminance
+``resize_bilinear(images, size)``              bilinear resize, e.g. to 48x48
 =============================================  ==========================================
 """
 from .cifar import CIFAR10_CLASSES
@@ -29,11 +33,13 @@ from .download import ChecksumError, DownloadError
 from .idx import read_idx, write_idx
 from .image_folder import image_folder_classes, load_image_folder
 from .paths import data_dir
-from .transforms import channel_mean_std, flatten, normalize, standardize
+from .transforms import (LUMINANCE_WEIGHTS, channel_mean_std, cwa_scale_clip, double_inputs, flatten, grayscale,
+                         normalize, resize_bilinear, standardize)
 
 __all__ = [
     "load_mnist", "load_fashion_mnist", "load_cifar10", "load_image_folder", "load_mnist_sample",
     "image_folder_classes", "normalize", "standardize", "channel_mean_std", "flatten",
+    "cwa_scale_clip", "double_inputs", "grayscale", "resize_bilinear", "LUMINANCE_WEIGHTS",
     "read_idx", "write_idx", "data_dir", "DownloadError", "ChecksumError",
     "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "CIFAR10_CLASSES",
 ]

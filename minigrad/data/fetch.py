@@ -21,7 +21,7 @@ import tarfile
 from pathlib import Path
 
 from . import cifar, image_folder
-from .datasets import IDX_FILES, read_idx_split
+from .datasets import CIFAR10_SOURCES, IDX_FILES, read_idx_split
 from .download import DownloadError, download_file, sha256_file
 from .paths import data_dir
 
@@ -141,6 +141,35 @@ def _copy_tree(source, target):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _loader_names(name):
+    """Every file or folder name the loader of data set ``name`` looks for in its folder."""
+    if name == "cifar10":
+        return list(CIFAR10_SOURCES)
+    return [base + suffix for pair in IDX_FILES.values() for base in pair for suffix in ("", ".gz")]
+
+
+def _remove_superseded(name, dest, installed, quiet=False):
+    """Delete what the loaders would read in ``dest`` other than the ``installed`` paths.
+
+    The loaders prefer ``X.gz`` to ``X`` and the CIFAR-10 batches to an image
+    folder, so an older copy left next to a fresh import would win over it.
+    Called once at the end of every import and download; removes only the
+    names in :func:`_loader_names` (and the decoded cache of an image folder).
+    """
+    keep = {Path(p).resolve() for p in installed}
+    for entry in _loader_names(name):
+        path = dest / entry
+        if not path.exists() or path.resolve() in keep:
+            continue
+        if name == "cifar10" and CIFAR10_SOURCES[entry] == "folder":
+            image_folder.cache_path(path).unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        _say(f"  removed the earlier {entry} from {dest} (the loader would have read it instead)", quiet)
+
+
 def _checksum_note(path, name, spec):
     expected = spec["sha256"].get(name)
     if expected is None:
@@ -186,6 +215,7 @@ def import_idx_dataset(name, source, dest=None, quiet=False):
     for file in checked:
         _copy_file(file, dest / file.name)
         _say(f"  {file.name}: {_checksum_note(dest / file.name, file.name, spec)}", quiet)
+    _remove_superseded(name, dest, [dest / file.name for file in checked], quiet)
     _say(f"{spec['title']} is in {dest}", quiet)
     return dest
 
@@ -210,6 +240,7 @@ def _install_batches(folder, dest, quiet, keep=False):
     return target
 
 
+
 def extract_cifar10_tarball(tarball, dest=None, quiet=False):
     """Extract the official ``cifar-10-python.tar.gz`` to ``dest/cifar-10-batches-py`` (checked first).
 
@@ -231,11 +262,14 @@ def extract_cifar10_tarball(tarball, dest=None, quiet=False):
                 if member.isfile() and folder == cifar.BATCH_DIR and name[:1] not in ("", ".") and "/" not in name:
                     with tar.extractfile(member) as src, open(part / name, "wb") as out:
                         shutil.copyfileobj(src, out)
-        return _install_batches(part, dest, quiet)
+        target = _install_batches(part, dest, quiet)
     except (tarfile.TarError, EOFError, OSError) as err:
         raise ValueError(f"{Path(tarball).name}: cannot read the archive ({err})") from None
     finally:
         shutil.rmtree(part, ignore_errors=True)
+    # a downloaded tarball lies in dest and is kept (verified; the next run need not fetch it)
+    _remove_superseded("cifar10", dest, [target, tarball], quiet)
+    return target
 
 
 def import_cifar10(source, dest=None, quiet=False):
@@ -258,7 +292,9 @@ def import_cifar10(source, dest=None, quiet=False):
 
     batch_dir = source / cifar.BATCH_DIR if (source / cifar.BATCH_DIR).is_dir() else source
     if source.is_dir() and (batch_dir / "data_batch_1").is_file():
-        return _install_batches(batch_dir, dest, quiet, keep=True)
+        target = _install_batches(batch_dir, dest, quiet, keep=True)
+        _remove_superseded("cifar10", dest, [target], quiet)
+        return target
     if source.is_file() and cifar.is_official_archive(source):
         _say(f"  {source.name}: {_checksum_note(source, source.name, spec)}", quiet)
         return extract_cifar10_tarball(source, dest, quiet)
@@ -301,6 +337,7 @@ def import_cifar10(source, dest=None, quiet=False):
     if target.is_dir():
         shutil.rmtree(target)
     os.replace(part, target)
+    _remove_superseded("cifar10", dest, [target], quiet)  # first: an older variant may share the cache name
     image_folder.save_cache(target, decoded)
     _say(f"CIFAR-10 is in {target} (decoded arrays cached in {image_folder.cache_path(target).name})", quiet)
     return target
@@ -333,6 +370,7 @@ def main(name, argv=None):
             if name == "cifar10":
                 extract_cifar10_tarball(dest / "cifar-10-python.tar.gz", dest, quiet=args.quiet)
             else:
+                _remove_superseded(name, dest, [dest / file for file in spec["sha256"]], args.quiet)
                 _say(f"{spec['title']} is in {dest}", args.quiet)
     except (DownloadError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

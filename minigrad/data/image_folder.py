@@ -15,12 +15,14 @@ Decoding tens of thousands of small JPEGs takes seconds, so the first load
 decodes every split once and caches the arrays in an uncompressed ``.npz``
 next to the source (``cifar10-images.tar.gz`` -> ``cifar10-images.decoded.npz``),
 or under ``<data dir>/decoded/`` when that folder is read-only. The cache is
-written atomically and rebuilt when the source changes (size/mtime differ).
+written atomically and rebuilt when the source changes (size/mtime differ) or
+when the cache itself is damaged (truncated, empty, a bad checksum inside).
 """
 import hashlib
 import io
 import os
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,9 @@ from .paths import data_dir
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
 _CACHE_VERSION = "1"
+# what reading a damaged .npz raises: a truncated or garbled zip (BadZipFile, also on a bad
+# CRC-32 inside), an empty file (EOFError), a missing or malformed array (KeyError, ValueError)
+_DAMAGED_CACHE = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile)
 
 
 def _is_image_name(name):
@@ -185,8 +190,8 @@ def _read_cache_index(path):
             splits = [name[len("split_"):-len("_images")] for name in npz.files
                       if name.startswith("split_") and name.endswith("_images")]
             return {"file": target, "classes": [str(c) for c in npz["classes"]], "splits": splits}
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable cache: decode again
+    except _DAMAGED_CACHE:
+        return None  # unreadable cache: decode again (and overwrite it)
 
 
 def _check_split(path, splits, split):
@@ -217,8 +222,11 @@ def load_image_folder(path, split="train", cache=True):
         index = _read_cache_index(path)
         if index is not None:
             _check_split(path, index["splits"], split)
-            with np.load(index["file"], allow_pickle=False) as npz:  # reads only this split
-                return npz[f"split_{split}_images"], npz[f"split_{split}_labels"]
+            try:
+                with np.load(index["file"], allow_pickle=False) as npz:  # reads only this split
+                    return npz[f"split_{split}_images"], npz[f"split_{split}_labels"]
+            except _DAMAGED_CACHE:
+                pass  # the index read but this split's arrays are damaged: decode again below
     decoded = decode_image_folder(path)
     if cache:
         save_cache(path, decoded)

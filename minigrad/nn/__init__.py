@@ -1,9 +1,11 @@
 """Layers with explicit forward and backward passes. See ``base.py`` for the protocol."""
+from .absnorm import AbsNorm
 from .activations import Dropout, ReLU, Sigmoid, Tanh, sigmoid
 from .base import Layer, Sequential
 from .batchnorm import BatchNorm, BatchNorm2d
 from .conv import Conv2d, MaxPool2d, col2im, im2col
 from .cwa import CWA
+from .cwa_lateral import LateralCWA
 from .dann import DANN, ColumnEi
 from .dann_conv import DANNConv2d
 from .dann_rnn import DANNRNN
@@ -18,6 +20,6 @@ __all__ = [
     "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
     "RNN", "TemporalLinear", "LastStep",
     "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",
-    "CWA",
+    "CWA", "AbsNorm", "LateralCWA",
     "softmax_cross_entropy", "mse_loss", "l1_penalty", "l2_penalty",
 ]

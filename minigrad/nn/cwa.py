@@ -52,25 +52,54 @@ Backward, given dz (N, M), in the reverse order of the forward lines::
     dG_E = x_E^T @ dexc,  dx_E = dexc @ G_E^T
     dg   = dG * [1 + g > 0]               h(g) = max(1 + g, 0)
 
-Inputs should be activities in [0, 1] (the paper scales images to [-0.3, 1],
+Inputs must be activities in [0, 1] (the paper scales images to [-0.3, 1],
 clips them to [0, 1] and feeds every pixel twice, once as an inhibitory and
-once as an excitatory neuron: ``xp.concatenate([x, x], axis=1)`` with the
-default ``n_inhibitory = D // 2``).
+once as an excitatory neuron: ``minigrad.data.cwa_scale_clip`` and
+``minigrad.data.double_inputs``, with the default ``n_inhibitory = D // 2``).
+A negative input breaks the bound: it can make ``den`` tiny or negative and z
+huge (around 1e7 where den meets the 1e-6 floor). ``forward`` therefore refuses
+inputs below 0 (``check_activities``: one ``min`` over the batch, cheap next to
+the products); ``check_input_range=False`` skips it for speed.
 
 Kernels: one version of each pass (``forward``/``backward`` below), the
-textbook code under both ``MINIGRAD_KERNELS`` settings. A convolutional CWA
-would take its patches from the convolution machinery of ``conv.py``
-(``conv_patches`` ... ``conv_input_grad``), as ``DANNConv2d`` does.
+textbook code under both ``MINIGRAD_KERNELS`` settings.
 
-Left out: the convolutional CWA (equation 6), lateral inhibition and AbsNorm
-(section 4.4, variants/ablations, not needed to train CWA networks).
+The variants of section 4.4 live next door: ``absnorm.py`` (AbsNorm, signed
+weights normalised by their absolute values) and ``cwa_lateral.py`` (CWA with
+lateral inhibitory interneurons, unrolled over a few time steps).
 """
 import numpy as np
 
-from ..backend import make_rng, to_device, xp
+from ..backend import make_rng, to_device, to_float, xp
 from .base import Layer
 
 EPS = 1e-6      # floor of the total conductance, as in the paper's code (supplement 6.1)
+
+
+def conductance(g):
+    """h(g) = max(1 + g, 0): real-valued parameters -> non-negative conductances (section 4.3)."""
+    return xp.maximum(1 + g, 0)
+
+
+def check_activities(layer, x):
+    """Raise ValueError unless every entry of x is >= 0 (activities p in [0, 1], section 2.3).
+
+    One ``min`` over the batch; its single value is brought to the host (an explicit
+    one-element sync, as ``float()`` is in CuPy). Values above 1 are allowed: the
+    output bound z in [-1, 1] only needs p >= 0.
+
+    Args:
+        layer: the calling layer (its class name goes into the message).
+        x: (N, ...) the layer's input.
+    """
+    if x.size == 0:
+        return
+    smallest = to_float(x.min())
+    if not smallest >= 0:                       # also catches NaN
+        raise ValueError(
+            f"{type(layer).__name__}: inputs must be activities in [0, 1] (paper section 2.3), "
+            f"got a smallest value of {smallest:.4g}; scale and clip them first "
+            "(minigrad.data.cwa_scale_clip), or pass check_input_range=False to skip this check")
 
 
 class CWA(Layer):
@@ -89,6 +118,9 @@ class CWA(Layer):
             fully connected networks, 0 for convolutional ones).
         init_std: standard deviation of the initial g; default Glorot normal,
             sqrt(2 / (D + M)), so that the conductances start close to 1.
+        check_input_range: if True (default), ``forward`` raises ValueError, naming
+            the smallest value seen, when an input is below 0. The check costs one
+            ``min`` and a one-element host sync per call; False skips it.
 
     Params: ``g`` (D, M), conductances G = max(1 + g, 0).
     Shapes: forward x (N, D) -> z (N, M), z in [-1, 1] for x >= 0.
@@ -98,7 +130,7 @@ class CWA(Layer):
     needs_input_grad = True
 
     def __init__(self, in_features, out_features, rng=None, dtype=None, n_inhibitory=None,
-                 rest_conductance=1.0, rest_potential=-0.4, init_std=None):
+                 rest_conductance=1.0, rest_potential=-0.4, init_std=None, check_input_range=True):
         super().__init__()
         if n_inhibitory is None:
             n_inhibitory = in_features // 2
@@ -112,6 +144,7 @@ class CWA(Layer):
         rng = make_rng(rng)
         self.in_features, self.out_features = in_features, out_features
         self.n_inhibitory = int(n_inhibitory)
+        self.check_input_range = bool(check_input_range)
         # Python floats: mixing them with float32 arrays keeps float32.
         self.rest_conductance, self.rest_potential = float(rest_conductance), float(rest_potential)
         std = np.sqrt(2.0 / (in_features + out_features)) if init_std is None else init_std
@@ -126,12 +159,14 @@ class CWA(Layer):
 
     def conductances(self):
         """G = h(g) = max(1 + g, 0), (D, M): the non-negative synaptic conductances."""
-        return xp.maximum(1 + self.params["g"], 0)
+        return conductance(self.params["g"])
 
     def forward(self, x):
         """x: (N, D) activities in [0, 1] -> z: (N, M) in [-1, 1]."""
         D = self.in_features
         self._check_input(x, 2, f"(N, D) with D={D}", sizes={1: D})
+        if self.check_input_range:
+            check_activities(self, x)            # p_j in [0, 1], sec. 2.3: else z leaves [-1, 1]
         ni, Gr, er = self.n_inhibitory, self.rest_conductance, self.rest_potential
         G = self.conductances()                  # (D, M)  G_ij = h(g_ij) = (1 + g_ij)_+, sec. 4.3
         x_I, x_E = x[:, :ni], x[:, ni:]          # (N, ni), (N, D-ni)  inputs with e_j = -1, +1
