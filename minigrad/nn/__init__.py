@@ -3,7 +3,7 @@ from .absnorm import AbsNorm
 from .activations import Dropout, ReLU, Sigmoid, Tanh, sigmoid
 from .base import Layer, Sequential
 from .batchnorm import BatchNorm, BatchNorm2d
-from .conv import Conv2d, MaxPool2d, col2im, im2col
+from .conv import Conv2d, GlobalAvgPool2d, MaxPool2d, col2im, im2col
 from .conv_cwa import ConvCWA
 from .cwa import CWA
 from .cwa_lateral import LateralCWA
@@ -18,7 +18,7 @@ from .losses import l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
 from .rnn import RNN, LastStep, TemporalLinear
 
 __all__ = [
-    "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "im2col", "col2im",
+    "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "GlobalAvgPool2d", "im2col", "col2im",
     "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
     "RNN", "TemporalLinear", "LastStep",
     "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",

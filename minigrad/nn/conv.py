@@ -495,3 +495,22 @@ class MaxPool2d(Layer):
             else:
                 dx_o += dout if is_max is None else dout * is_max
         return dx
+
+
+class GlobalAvgPool2d(Layer):
+    """Mean over the spatial positions of every channel: (N, C, H, W) -> (N, C).
+
+    out[n, c] = (1 / (H W)) sum_{i,j} x[n, c, i, j]; backward spreads dout[n, c] / (H W)
+    evenly over the H x W positions (as ResNet's average pooling before its classifier).
+    """
+
+    def forward(self, x):
+        """x: (N, C, H, W) -> out: (N, C)."""
+        self._check_input(x, 4, "(N, C, H, W)")
+        self.x_shape = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, dout):
+        """dout: (N, C) -> dx: (N, C, H, W)."""
+        N, C, H, W = self.x_shape
+        return xp.broadcast_to((dout / (H * W))[:, :, None, None], self.x_shape).copy()

@@ -160,10 +160,19 @@ class ConvCWA(Layer):
             else:
                 exc = evidence                      # excitatory channels' conductance, e = +1
             parts.append((sl, sign, cols, geom))
-        num = Gr * er + exc - inh                   # G_r e_r + (G . e) * p, eq. 6 numerator
-        den = xp.maximum(Gr + exc + inh, EPS)       # G_r + G * p, floored as in sec. 6.1
-        z = num / den                               # (N*Ho*Wo, F) eq. 6
-        self.cache = dict(parts=parts, den=den, z=z, G=G, x_shape=x.shape)
+        # the elementwise lines below run in place (one new array each for num and den): on the
+        # first layers of a CWA net they cost as much as the products
+        num = exc - inh                             # a new array (one group empty: exc - 0 or 0 - inh)
+        if Gr * er:
+            num += Gr * er                          # G_r e_r + (G . e) * p, eq. 6 numerator
+        den = exc + inh
+        den += Gr                                   # G_r + G * p
+        floor_acts = not (self.check_input_range and Gr > EPS)   # p >= 0 checked: den >= G_r > 1e-6
+        if floor_acts:
+            xp.maximum(den, EPS, out=den)           # floored as in sec. 6.1
+        num /= den
+        z = num                                     # (N*Ho*Wo, F) eq. 6: num / den
+        self.cache = dict(parts=parts, den=den, z=z, G=G, floor_acts=floor_acts)
         return rows_to_image(z, parts[0][3])        # (N, F, Ho, Wo)
 
     def backward(self, dz):
@@ -171,7 +180,10 @@ class ConvCWA(Layer):
         c = self.cache
         dz_rows = image_to_rows(dz)                 # (N*Ho*Wo, F)
         dnum = dz_rows / c["den"]                   # z = num / den
-        dden = xp.where(c["den"] > EPS, -dnum * c["z"], 0)
+        dden = dnum * c["z"]
+        xp.negative(dden, out=dden)                 # dden = -dnum * z = -dz num / den^2
+        if c["floor_acts"]:
+            dden = xp.where(c["den"] > EPS, dden, 0)   # 0 where the 1e-6 floor acted
         d_evidence = {-1.0: dden - dnum, 1.0: dnum + dden}    # dinh, dexc
         back = self.dx_weight("g") if self.needs_input_grad else None   # G = h(g) for backprop, B for FA
         dG, dx = xp.empty_like(c["G"]), []
