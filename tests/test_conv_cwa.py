@@ -35,7 +35,7 @@ def near_clamp(layer, rng):
 
 
 CASES = [dict(), dict(stride=2, padding=1), dict(n_inhibitory=0), dict(n_inhibitory=3, padding=2),
-         dict(kernel_size=(2, 3), stride=(1), rest_potential=-0.4, rest_conductance=0.5)]
+         dict(kernel_size=(2, 3), stride=1, rest_potential=-0.4, rest_conductance=0.5)]
 
 
 @pytest.mark.parametrize("kind", ["fast", "reference"])
@@ -135,7 +135,8 @@ def test_output_in_range_valences_and_rest(rng):
 
 def test_bad_inputs_and_options_name_the_layer(rng):
     layer = ConvCWA(3, 4, 3)
-    with pytest.raises(ValueError, match=r"ConvCWA: expected input of shape \(N, C, H, W\) with C=3, got \(2, 4, 5, 5\)"):
+    with pytest.raises(ValueError,
+                       match=r"ConvCWA: expected input of shape \(N, C, H, W\) with C=3, got \(2, 4, 5, 5\)"):
         layer.forward(to_device(rng.random((2, 4, 5, 5))))
     with pytest.raises(ValueError, match="ConvCWA: expected input"):
         layer.forward(to_device(rng.random((3, 5, 5))))

@@ -35,11 +35,11 @@ def test_basic_block_gradcheck_and_range(stride, c_in, c_out, rng):
         if isinstance(layer, ConvCWA):
             layer.params["g"] = to_device(3.0 * rng.standard_normal(layer.params["g"].shape), dtype=np.float32)
     out = to_numpy(big.forward(to_device(rng.random((4, c_in, 8, 8)), dtype=np.float32)))
-    assert out.min() >= 0 and out.max() <= 1 and out.max() > 0.2     # the halved sum keeps activities in [0, 1]
+    assert out.min() >= 0 and out.max() <= 1 and out.max() > 0.2     # the clipped sum keeps activities in [0, 1]
 
 
 def test_basic_block_matches_torch(rng):
-    """The block's forward and gradients against autograd of R((z2 + ConvCWA_1x1(p)) / 2)."""
+    """The block's forward and gradients against autograd of clip(z2 + ConvCWA_1x1(p), 0, 1)."""
     torch = pytest.importorskip("torch")
     F_ = torch.nn.functional
     block = CWABasicBlock(4, 6, stride=2, rng=5, dtype=np.float64)
@@ -57,7 +57,7 @@ def test_basic_block_matches_torch(rng):
     t = {k: torch.tensor(to_numpy(v), requires_grad=True) for k, v in block.params.items()}
     xt = torch.tensor(x, requires_grad=True)
     z2 = conv_cwa(torch.relu(conv_cwa(xt, t["body.0.g"], 2, 1)), t["body.2.g"], 1, 1)
-    ref = torch.relu((z2 + conv_cwa(xt, t["shortcut.g"], 2, 0)) / 2)
+    ref = torch.clamp(z2 + conv_cwa(xt, t["shortcut.g"], 2, 0), 0, 1)
     ref.backward(torch.tensor(dout))
     np.testing.assert_allclose(to_numpy(out), ref.detach().numpy(), rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(to_numpy(dx), xt.grad.numpy(), rtol=1e-6, atol=1e-10)
@@ -130,3 +130,15 @@ def test_cnn_builders_match_the_paper(channels, image, in_ch, final, rng):
     assert scores.shape == (3, 10)
     with pytest.raises(ValueError, match="cwa_cnn: kind must be one of"):
         cwa_cnn(2, 12, (4, 6), kind="lateral")
+
+
+def test_silent_block_passes_its_input_and_gradient_unchanged(rng):
+    """The residual merge clip(z2 + p, 0, 1): a block whose branch says nothing (z2 = e_r = 0, here
+    by closing every conductance of its second layer) is the identity, forward and backward; a
+    halved sum would pass p / 2 and dout / 2."""
+    block = CWABasicBlock(4, 4, rng=0, dtype=np.float64)
+    block.body[2].params["g"] = to_device(np.full((4, 4, 3, 3), -2.0))      # G = 0: z2 = e_r = 0
+    x = rng.uniform(0.05, 0.95, (2, 4, 5, 5))
+    np.testing.assert_allclose(to_numpy(block.forward(to_device(x))), x, rtol=1e-12)
+    dout = rng.standard_normal(x.shape)
+    np.testing.assert_allclose(to_numpy(block.backward(to_device(dout))), dout, rtol=1e-12)

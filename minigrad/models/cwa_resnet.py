@@ -23,17 +23,21 @@ A basic block, with p its input activity (N, C, H, W) in [0, 1]::
     p1  = R(z1)                            in [0, 1]         eq. 4
     z2  = ConvCWA_3x3(p1)                  in [-1, 1]
     sc  = p  (same shape)  or  ConvCWA_1x1(p, stride s)  (a new shape: ResNet's projection shortcut)
-    out = R((z2 + sc) / 2)                 in [0, 1]
+    out = min(max(z2 + sc, 0), 1)          in [0, 1]
 
 How the residual sum is kept in range (the paper does not say; this is our
 choice). CWA's promise is that every potential lies in [-1, 1] and every
-activity in [0, 1] ("self-normalizing", section 2.3): the reason it can do
-without batchnorm. A plain sum z2 + sc lies in [-1, 2] and would let
-activities grow by up to 1 per block through the 8 blocks. Halving it makes the
-merge itself a conductance-weighted average: the block's potential is the
-equal-weight average of two potentials in [-1, 1] (the branch's z2 and the
-shortcut's), so it lies in [-1, 1], and after R every ConvCWA downstream sees
-activities in [0, 1], as equation 3 assumes, however deep the network.
+activity, an opening probability, in [0, 1] ("self-normalizing", section 2.3;
+equation 4 "a simpler scaling and clipping function"): the reason it can do
+without batchnorm, and what equation 3 assumes of its inputs. The sum z2 + sc
+lies in [-1, 2], so the block clips it to [0, 1]: equation 4 with its upper
+bound, which a single CWA output never reaches, made explicit. We did not
+halve the sum (an equal-weight average, also in range): a block whose branch
+is silent at initialisation (z2 <= 0 everywhere, which CWA layers with doubled
+inputs easily are) would then halve the identity path and its gradient, 2^-8
+through ResNet-18's eight blocks, the vanishing signal residual connections
+exist to avoid. With the clip a silent block passes its input on unchanged.
+Gradient: through where 0 < z2 + sc < 1, zero where clipped.
 
 Use ``cwa_resnet18(in_channels=6, n_classes=10)`` for the paper's network (about
 11 M conductances: GPU size) and small ``widths`` for a CPU smoke run.
@@ -49,7 +53,7 @@ from ..nn.linear import Linear
 
 
 class CWABasicBlock(Layer):
-    """ResNet basic block of two 3x3 ConvCWA layers; output R((z2 + shortcut) / 2) in [0, 1].
+    """ResNet basic block of two 3x3 ConvCWA layers; output min(max(z2 + shortcut, 0), 1) in [0, 1].
 
     Args:
         in_channels: C; channels: F; stride: of the first convolution and of the shortcut.
@@ -110,13 +114,13 @@ class CWABasicBlock(Layer):
         """x: (N, C, H, W) activities -> (N, F, Ho, Wo) activities in [0, 1]."""
         z2 = self.body.forward(x)                                      # in [-1, 1]
         sc = x if self.shortcut is None else self.shortcut.forward(x)   # in [0, 1] or [-1, 1]
-        v = (z2 + sc) / 2                                              # equal-weight average: in [-1, 1]
-        self.active = v > 0
-        return xp.maximum(v, 0)                                        # eq. 4
+        v = z2 + sc                                                    # in [-1, 2]
+        self.active = (v > 0) & (v < 1)
+        return xp.clip(v, 0, 1)                                        # eq. 4, clipped to [0, 1]
 
     def backward(self, dout):
         """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); fills every sub-layer's grads."""
-        dv = dout * self.active / 2                                    # through R and the halving
+        dv = dout * self.active                                        # through the clip
         dx = self.body.backward(dv)
         return dx + (dv if self.shortcut is None else self.shortcut.backward(dv))
 
