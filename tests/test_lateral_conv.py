@@ -213,3 +213,23 @@ def test_lcei_paths_are_named_for_the_separation_penalties(rng):
     assert float(to_numpy(g["0.We"]).mean()) < 0 < float(to_numpy(g["0.Wi"]).mean())   # descent: We up, Wi down
     assert set(L1(keys=("Wa", "We", "Wi")).grad(model.params)) == {"0.Wa", "0.We", "0.Wi"}
     assert model.forward(to_device(rng.random((2, 1, 12, 12)), dtype=np.float32)).shape == (2, 10)
+
+
+# ------------------------------------------------------------------------------ appendix A.1 networks
+@pytest.mark.parametrize("loops", [1, 3, 5])
+def test_lc_cnn_and_fcnn_builders_have_equal_parameter_counts(loops, rng):
+    from minigrad.models import fcnn, lc_cnn
+    lc, ff = lc_cnn(loops, rng=0), fcnn(rng=0)
+    n = sum(v.size for v in lc.params.values())
+    assert n == sum(v.size for v in ff.params.values()) == 8 * 49 + 8 + 8 * 8 * 49 + 8 * 24 * 24 * 10 + 10
+    assert lc[0].loops == loops and set(lc.params) == {"0.Wa", "0.ba", "0.Wl", "3.W", "3.b"}
+    x = to_device(rng.random((2, 1, 48, 48)), dtype=np.float32)
+    assert lc.forward(x).shape == ff.forward(x).shape == (2, 10)
+
+
+def test_lcei_cnn_builder(rng):
+    from minigrad.models import lcei_cnn
+    net = lcei_cnn(rng=0)
+    assert set(net.params) == {"0.Wa", "0.ba", "0.We", "0.Wi", "3.W", "3.b"}
+    assert net.params["0.We"].shape == (4, 4, 7, 7) and net.params["3.W"].shape == (4 * 24 * 24, 10)
+    assert net.forward(to_device(rng.random((2, 1, 48, 48)), dtype=np.float32)).shape == (2, 10)
