@@ -147,11 +147,13 @@ def measure_alignment(model, X, y, loss_fn=softmax_cross_entropy):
     for prefix, layer in fa:
         for wname, bname in pairs[prefix]:
             key = prefix + wname
-            W, B = layer.params[wname], layer.buffers[bname]
+            B = layer.buffers[bname]
             out[f"grad_angle/{key}"] = angle_between(fa_grads[key], bp[key])
             # DANNConv2d keeps its filters as (F, C, HH, WW) but its feedback flat (F, C*HH*WW):
             # compare like with like, the same filters in the same layout
-            out[f"weight_angle/{key}"] = angle_between(W, B.reshape(W.shape))
+            # (CWA: the conductances h(g) that B stands in for, not the raw parameter g)
+            Wf = layer.forward_weight(wname)
+            out[f"weight_angle/{key}"] = angle_between(Wf, B.reshape(Wf.shape))
     return out
 
 

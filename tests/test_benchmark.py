@@ -95,3 +95,19 @@ def test_side_by_side_scripts_compare_two_trees(tmp_path):
     for name, r in layers.items():
         assert r["before_ms"] > 0 and r["after_ms"] > 0 and len(r["after_ms_all"]) == 1, name
     assert (tmp_path / "same.md").exists()
+
+
+def test_conv_cwa_benchmark_quick_run(tmp_path):
+    """benchmarks/conv_cwa.py times ConvCWA and Conv2d of the same shapes, with and without dx."""
+    script = os.path.join(ROOT, "benchmarks", "conv_cwa.py")
+    proc = subprocess.run([sys.executable, script, "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    found = sorted(tmp_path.glob("conv_cwa*.json"))
+    assert len(found) == 1, found
+    with open(found[0]) as f:
+        rows = json.load(f)["rows"]
+    assert len(rows) == 4
+    for row in rows:
+        assert row["cwa_ms"] > 0 and row["conv_ms"] > 0 and row["nodx_ratio"] > 0
+    assert found[0].with_suffix(".md").exists()

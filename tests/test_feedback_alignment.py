@@ -16,8 +16,8 @@ from minigrad.constraints import SignConstraint
 from minigrad.feedback import AlignmentMonitor, angle_between, feedback_layers, measure_alignment
 from minigrad.gradcheck import check_layer, numeric_grad, rel_error
 from minigrad.models import ActivitySparsity, AutoencoderLoss, dann_mlp, sparse_autoencoder
-from minigrad.nn import (DANN, RNN, BatchNorm, BatchNorm2d, Conv2d, DANNConv2d, DANNRNN, Dropout, Flatten, Linear,
-                         MixedReLU, ReLU, Sequential, TemporalLinear)
+from minigrad.nn import (CWA, DANN, RNN, BatchNorm, BatchNorm2d, Conv2d, ConvCWA, DANNConv2d, DANNRNN, Dropout,
+                         Flatten, Linear, MixedReLU, ReLU, Sequential, TemporalLinear)
 from minigrad.nn.base import Layer
 from minigrad.optim import SGD
 from minigrad.trainer import Trainer
@@ -55,6 +55,8 @@ FA_LAYERS = {
     "DANN": lambda fb: DANN(5, 4, 2, rng=3, feedback=fb),
     "DANNConv2d": lambda fb: DANNConv2d(2, 3, 2, 3, rng=3, feedback=fb),
     "DANNRNN": lambda fb: DANNRNN(3, 6, rng=3, feedback=fb),
+    "CWA": lambda fb: CWA(5, 4, rng=3, feedback=fb),
+    "ConvCWA": lambda fb: ConvCWA(2, 3, 3, rng=3, feedback=fb),
 }
 
 
@@ -67,7 +69,13 @@ def test_every_fa_layer_uses_its_class_declaration(name):
     assert decl and set(fa.buffers) == set(decl.values()) and not bp.buffers
     for w, b in decl.items():
         assert fa.buffers[b].size == fa.params[w].size and fa.buffers[b].dtype == fa.params[w].dtype
-        assert fa.dx_weight(w) is fa.buffers[b] and bp.dx_weight(w) is bp.params[w]
+        assert fa.dx_weight(w) is fa.buffers[b]
+        # backprop: the matrix the weight acts as (the weight itself; CWA's conductances h(g))
+        if type(bp).forward_weight is Layer.forward_weight:
+            assert bp.dx_weight(w) is bp.params[w]
+        else:
+            assert np.array_equal(to_numpy(bp.dx_weight(w)), to_numpy(bp.forward_weight(w)))
+            assert not np.array_equal(to_numpy(bp.forward_weight(w)), to_numpy(bp.params[w]))
     for k in bp.params:
         assert np.array_equal(to_numpy(bp.params[k]), to_numpy(fa.params[k])), k
     with pytest.raises(ValueError, match=f"{name}: feedback must be one of"):

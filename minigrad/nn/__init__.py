@@ -3,12 +3,14 @@ from .absnorm import AbsNorm
 from .activations import Dropout, ReLU, Sigmoid, Tanh, sigmoid
 from .base import Layer, Sequential
 from .batchnorm import BatchNorm, BatchNorm2d
-from .conv import Conv2d, MaxPool2d, col2im, im2col
+from .conv import Conv2d, GlobalAvgPool2d, MaxPool2d, col2im, im2col
+from .conv_cwa import ConvCWA
 from .cwa import CWA
 from .cwa_lateral import LateralCWA
 from .dann import DANN, ColumnEi
 from .dann_conv import DANNConv2d
 from .dann_rnn import DANNRNN
+from .lateral import LateralConv2d, LateralEIConv2d
 from .linear import Flatten, Linear
 from .mixed_relu import MixedReLU
 from .parallel import DataParallel
@@ -16,10 +18,10 @@ from .losses import l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
 from .rnn import RNN, LastStep, TemporalLinear
 
 __all__ = [
-    "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "im2col", "col2im",
+    "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "GlobalAvgPool2d", "im2col", "col2im",
     "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
     "RNN", "TemporalLinear", "LastStep",
     "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",
-    "CWA", "AbsNorm", "LateralCWA",
+    "CWA", "ConvCWA", "AbsNorm", "LateralCWA", "LateralConv2d", "LateralEIConv2d",
     "softmax_cross_entropy", "mse_loss", "l1_penalty", "l2_penalty",
 ]

@@ -56,7 +56,9 @@ backward pass, and the buffer that holds it::
 for "fa", draws the buffers once from the weights' own child stream
 (``backend.feedback_rng``: W is the same with and without FA); in
 ``backward``, ``self.dx_weight("W")`` is the matrix that carries the error to
-the layer below: the weight itself for "bp", its feedback buffer for "fa".
+the layer below: the weight itself for "bp" (``forward_weight``: what the
+weight acts as in the forward pass, e.g. CWA's conductances h(g) for its
+parameter g), its feedback buffer for "fa".
 The alignment measurements (``minigrad.feedback``) and the checkpoints (which
 save ``buffers``) read the same declaration.
 """
@@ -305,12 +307,19 @@ class Layer:
             for weight, buffer in self.feedback_of.items():
                 self.buffers[buffer] = to_device(drawn[weight], dtype=self.params[weight].dtype)
 
+    def forward_weight(self, name):
+        """The matrix that parameter ``name`` acts as in the forward pass: the parameter itself,
+        unless a layer reparametrises it (CWA: the conductances h(g) = max(1 + g, 0) of its ``g``).
+        The fixed feedback of FA stands in for this matrix, has its shape, and is compared with it
+        by the alignment measurements."""
+        return self.params[name]
+
     def dx_weight(self, name):
         """The matrix that carries the error backwards in place of weight ``name``:
-        the weight itself (feedback="bp") or its fixed feedback buffer (feedback="fa")."""
+        ``forward_weight(name)`` (feedback="bp") or its fixed feedback buffer (feedback="fa")."""
         if self.feedback == "fa":
             return self.buffers[self.feedback_of[name]]
-        return self.params[name]
+        return self.forward_weight(name)
 
     def _check_input(self, x, ndim, what, sizes=None):
         """Raise a clear error unless ``x`` is a floating array of the right shape.

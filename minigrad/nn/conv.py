@@ -50,7 +50,9 @@ patch rows and returns the geometry ``geom`` (a dict) that the other helpers
 read; ``filter_rows`` / ``rows_to_filters`` lay filters out in the order of
 those rows; ``rows_to_image`` / ``image_to_rows`` turn output rows into
 (N, F, Ho, Wo) images and back; ``conv_input_grad`` is the transposed
-convolution that carries row gradients back to the image. Under the
+convolution that carries row gradients back to the image; ``conv_rows`` /
+``conv_rows_backward`` chain them for a bias-free convolution and its
+gradients (``ConvCWA``, ``LateralConv2d``, ``LateralEIConv2d``). Under the
 reference kernels they use ``im2col``/``col2im`` (rows (c, u, v)), under the
 fast ones the channels-last layout with the fused input gradient.
 """
@@ -266,6 +268,31 @@ def conv_input_grad(drows, filters, geom):
     return dx_pad[:, p:Hp - p, p:Wp - p, :].transpose(0, 3, 1, 2)   # (N, C, H, W) view
 
 
+def conv_rows(x, W, stride, pad, layer="Conv2d"):
+    """One convolution without bias, as rows: the machinery above in the active layout.
+
+    Args:
+        x: (N, C, H, W) images; W: (F, C, HH, WW) filters; stride, pad: ints.
+        layer: the calling layer's name, for error messages.
+    Returns:
+        rows (N*Ho*Wo, F) = cols @ filter_rows(W).T (``rows_to_image(rows, geom)`` is the image),
+        and cols, geom for ``conv_rows_backward``.
+    """
+    cols, geom = conv_patches(x, W.shape[2:], stride, pad, layer=layer)
+    return cols @ filter_rows(W, geom).T, cols, geom
+
+
+def conv_rows_backward(drows, cols, geom, back=None):
+    """Gradients of ``rows = cols @ filter_rows(W).T`` given drows (N*Ho*Wo, F).
+
+    Returns dW (F, C, HH, WW) = rows_to_filters(drows^T @ cols), and dx (N, C, H, W), the
+    transposed convolution of drows with ``back`` (W for backprop, a feedback B for FA),
+    or None when ``back`` is None (nothing needs dx).
+    """
+    dW = rows_to_filters((cols.T @ drows).T, geom)   # (d, F) product, then transposed (see Conv2d.backward)
+    return dW, (None if back is None else conv_input_grad(drows, back, geom))
+
+
 def maxpool_reference(x, k, s):
     """The textbook max-pool (what ``MaxPool2d`` runs under the reference kernels):
     gather every k x k window, take the argmax.
@@ -310,8 +337,10 @@ class Conv2d(Layer):
         feedback: "bp", or "fa": dx is the transposed convolution with a fixed
             random B (F, C, HH, WW) instead of W (Khandwala & Bedi, section 2.4).
         dtype: parameter dtype (default the backend's float32).
+        bias: False leaves out ``b`` (e.g. the second convolution of the F-CNN baseline,
+            which matches the bias-free lateral convolution of ``LateralConv2d``).
 
-    Params: ``W`` (F, C, HH, WW), ``b`` (F,). Buffers: ``B`` when feedback="fa".
+    Params: ``W`` (F, C, HH, WW), ``b`` (F,) (unless bias=False). Buffers: ``B`` when feedback="fa".
     ``needs_input_grad`` (default True): set False to skip dx (``Trainer`` does
     so for the first layer while it trains).
 
@@ -322,7 +351,7 @@ class Conv2d(Layer):
     feedback_of = {"W": "B"}
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 rng=None, weight_scale=None, feedback="bp", dtype=None):
+                 rng=None, weight_scale=None, feedback="bp", dtype=None, bias=True):
         super().__init__()
         in_channels = check_arg(self, "in_channels", in_channels, 1, integer=True)
         out_channels = check_arg(self, "out_channels", out_channels, 1, integer=True)
@@ -340,7 +369,8 @@ class Conv2d(Layer):
         scale = np.sqrt(2.0 / fan_in) if weight_scale is None else weight_scale
         shape = (out_channels, in_channels, HH, WW)
         self._init_param("W", scale * rng.standard_normal(shape), dtype)
-        self._init_param("b", np.zeros(out_channels), dtype)
+        if bias:
+            self._init_param("b", np.zeros(out_channels), dtype)
         self._init_feedback(feedback, rng, lambda fb_rng: {"W": scale * fb_rng.standard_normal(shape)})
 
     def forward(self, x):
@@ -350,11 +380,12 @@ class Conv2d(Layer):
         self.cols = self.ref_cache = None                          # free the last batch's patches first
         if kernels() == "reference":
             check_image_size("Conv2d", x, self.kernel, p)
-            out, self.ref_cache = conv2d_reference(x, self.params["W"], self.params["b"], s, p)
+            out, self.ref_cache = conv2d_reference(x, self.params["W"], self.params.get("b", 0.0), s, p)
             return out
         self.cols, self.geom = conv_patches(x, self.kernel, s, p, layer="Conv2d", fast=True)  # rows (u, v, c)
         out = self.cols @ filter_rows(self.params["W"], self.geom).T   # (N*Ho*Wo, F)
-        out += self.params["b"]
+        if "b" in self.params:
+            out += self.params["b"]
         return rows_to_image(out, self.geom)                       # (N, F, Ho, Wo) view, channels-last memory
 
     def backward(self, dout):
@@ -364,8 +395,10 @@ class Conv2d(Layer):
         network being trained: nothing uses dx there, as in PyTorch).
         """
         if self.ref_cache is not None:                             # the forward ran the reference kernels
-            dx, self.grads["W"], self.grads["b"] = conv2d_backward_reference(
+            dx, self.grads["W"], db = conv2d_backward_reference(
                 dout, self.ref_cache, self.params["W"], self.dx_weight("W"))
+            if "b" in self.params:
+                self.grads["b"] = db
             return dx if self.needs_input_grad else None
         dout_rows = image_to_rows(dout)                            # (N*Ho*Wo, F); free if channels-last
         # dW rows = dout_rows.T @ cols, computed as its transpose: OpenBLAS splits the long
@@ -375,7 +408,8 @@ class Conv2d(Layer):
         # db = dout_rows.sum(axis=0), written as ones @ dout_rows: the same sum, as one BLAS
         # matrix-vector product; NumPy's sum over the N*Ho*Wo rows of this tall, narrow
         # array goes row by row (about 6x slower for the first layer of the CNN benchmark)
-        self.grads["b"] = xp.ones(dout_rows.shape[0], dtype=dout_rows.dtype) @ dout_rows
+        if "b" in self.params:
+            self.grads["b"] = xp.ones(dout_rows.shape[0], dtype=dout_rows.dtype) @ dout_rows
         if not self.needs_input_grad:
             return None
         return conv_input_grad(dout_rows, self.dx_weight("W"), self.geom)   # W for backprop, B for FA
@@ -468,3 +502,22 @@ class MaxPool2d(Layer):
             else:
                 dx_o += dout if is_max is None else dout * is_max
         return dx
+
+
+class GlobalAvgPool2d(Layer):
+    """Mean over the spatial positions of every channel: (N, C, H, W) -> (N, C).
+
+    out[n, c] = (1 / (H W)) sum_{i,j} x[n, c, i, j]; backward spreads dout[n, c] / (H W)
+    evenly over the H x W positions (as ResNet's average pooling before its classifier).
+    """
+
+    def forward(self, x):
+        """x: (N, C, H, W) -> out: (N, C)."""
+        self._check_input(x, 4, "(N, C, H, W)")
+        self.x_shape = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, dout):
+        """dout: (N, C) -> dx: (N, C, H, W)."""
+        N, C, H, W = self.x_shape
+        return xp.broadcast_to((dout / (H * W))[:, :, None, None], self.x_shape).copy()

@@ -61,6 +61,17 @@ huge (around 1e7 where den meets the 1e-6 floor). ``forward`` therefore refuses
 inputs below 0 (``check_activities``: one ``min`` over the batch, cheap next to
 the products); ``check_input_range=False`` skips it for speed.
 
+Feedback alignment (beyond the paper, which asks for a way to fit CWA
+without backprop, section 5): with ``feedback="fa"`` the conductance matrix's
+role in dx, ``dx_I = dinh @ G_I^T`` and ``dx_E = dexc @ G_E^T``, is taken by a
+fixed random non-negative matrix B (D, M), drawn once uniformly in [0, 2)
+(``cwa_feedback_init``): non-negative like G, with the conductances' mean 1 at
+initialisation, but random at order 1, so it carries no information about G.
+Everything inside the layer (dnum, dden, the gradient of g) stays exact;
+``dx_I = dinh @ B_I^T``, ``dx_E = dexc @ B_E^T``. The mechanism is the engine's
+one (``Layer.feedback_of``, ``_init_feedback``, ``dx_weight``): the declared
+weight is ``g``, and ``forward_weight("g")`` is G = h(g), the matrix B stands in for.
+
 Kernels: one version of each pass (``forward``/``backward`` below), the
 textbook code under both ``MINIGRAD_KERNELS`` settings.
 
@@ -79,6 +90,12 @@ EPS = 1e-6      # floor of the total conductance, as in the paper's code (supple
 def conductance(g):
     """h(g) = max(1 + g, 0): real-valued parameters -> non-negative conductances (section 4.3)."""
     return xp.maximum(1 + g, 0)
+
+
+def cwa_feedback_init(shape, rng):
+    """Fixed random non-negative feedback B for a CWA layer's dx: uniform in [0, 2), the
+    mean (1) of the conductances at initialisation, random at order 1. Host float64 array."""
+    return rng.uniform(0.0, 2.0, size=shape)
 
 
 def check_activities(layer, x):
@@ -121,16 +138,20 @@ class CWA(Layer):
         check_input_range: if True (default), ``forward`` raises ValueError, naming
             the smallest value seen, when an input is below 0. The check costs one
             ``min`` and a one-element host sync per call; False skips it.
+        feedback: "bp", or "fa": dx uses a fixed random non-negative B (D, M) in
+            place of the conductances G (``cwa_feedback_init``); the gradient of g stays exact.
 
-    Params: ``g`` (D, M), conductances G = max(1 + g, 0).
+    Params: ``g`` (D, M), conductances G = max(1 + g, 0). Buffers: ``B`` (D, M) when feedback="fa".
     Shapes: forward x (N, D) -> z (N, M), z in [-1, 1] for x >= 0.
     ``needs_input_grad`` (default True): set False to skip dx, ``backward`` then
     returns None (``Trainer`` does so for the first layer while it trains).
     """
     needs_input_grad = True
+    feedback_of = {"g": "B"}                 # B stands in for G = h(g) in dx (forward_weight)
 
     def __init__(self, in_features, out_features, rng=None, dtype=None, n_inhibitory=None,
-                 rest_conductance=1.0, rest_potential=-0.4, init_std=None, check_input_range=True):
+                 rest_conductance=1.0, rest_potential=-0.4, init_std=None, check_input_range=True,
+                 feedback="bp"):
         super().__init__()
         in_features = check_arg(self, "in_features", in_features, 1, integer=True)
         out_features = check_arg(self, "out_features", out_features, 1, integer=True)
@@ -149,6 +170,8 @@ class CWA(Layer):
         self.rest_conductance, self.rest_potential = float(rest_conductance), float(rest_potential)
         std = np.sqrt(2.0 / (in_features + out_features)) if init_std is None else init_std
         self._init_param("g", std * rng.standard_normal((in_features, out_features)), dtype)
+        self._init_feedback(feedback, rng, lambda fb_rng: {"g": cwa_feedback_init((in_features, out_features),
+                                                                                fb_rng)})
 
     @property
     def valences(self):
@@ -160,6 +183,10 @@ class CWA(Layer):
     def conductances(self):
         """G = h(g) = max(1 + g, 0), (D, M): the non-negative synaptic conductances."""
         return conductance(self.params["g"])
+
+    def forward_weight(self, name):
+        """G = h(g) for "g": the matrix the feedback B stands in for (see ``Layer.forward_weight``)."""
+        return self.conductances() if name == "g" else self.params[name]
 
     def forward(self, x):
         """x: (N, D) activities in [0, 1] -> z: (N, M) in [-1, 1]."""
@@ -192,4 +219,5 @@ class CWA(Layer):
         self.grads["g"] = xp.where(G > 0, dG, 0)  # G = max(1 + g, 0): slope 1 above 0, else 0
         if not self.needs_input_grad:
             return None
-        return xp.concatenate([dinh @ G[:ni].T, dexc @ G[ni:].T], axis=1)   # (N, D)
+        back = self.dx_weight("g")               # G = h(g) for backprop, the fixed B for FA
+        return xp.concatenate([dinh @ back[:ni].T, dexc @ back[ni:].T], axis=1)   # (N, D)

@@ -1,0 +1,144 @@
+"""minigrad.models: the CWA paper's networks (cwa_mlp, cwa_cnn), the residual CWA network
+(cwa_resnet18, CWABasicBlock) and nn.GlobalAvgPool2d."""
+import numpy as np
+import pytest
+
+from minigrad.backend import to_device, to_numpy
+from minigrad.gradcheck import check_layer
+from minigrad.models import (CIFAR10_CNN, CIFAR10_FCN, MNIST_CNN, MNIST_FCN, CWABasicBlock, cwa_cnn, cwa_mlp,
+                             cwa_resnet18)
+from minigrad.nn import CWA, BatchNorm, Conv2d, ConvCWA, GlobalAvgPool2d, Linear, softmax_cross_entropy
+from minigrad.optim import Adam
+
+TOL = 1e-7
+
+
+def test_global_avg_pool(rng):
+    x = rng.standard_normal((3, 4, 5, 6))
+    out = to_numpy(GlobalAvgPool2d().forward(to_device(x)))
+    np.testing.assert_allclose(out, x.mean(axis=(2, 3)), rtol=1e-12)
+    assert check_layer(GlobalAvgPool2d(), x, rng=1)["x"] < TOL
+    with pytest.raises(ValueError, match="GlobalAvgPool2d: expected input of shape"):
+        GlobalAvgPool2d().forward(to_device(x[0]))
+
+
+@pytest.mark.parametrize("stride,c_in,c_out", [(1, 3, 3), (2, 3, 4), (1, 2, 5)])
+def test_basic_block_gradcheck_and_range(stride, c_in, c_out, rng):
+    block = CWABasicBlock(c_in, c_out, stride=stride, rng=1)
+    assert (block.shortcut is None) == (stride == 1 and c_in == c_out)
+    keys = {"body.0.g", "body.2.g"} | ({"shortcut.g"} if block.shortcut is not None else set())
+    assert set(block.params) == keys
+    errors = check_layer(block, rng.random((2, c_in, 6, 6)), rng=2)
+    assert set(errors) == keys | {"x"} and max(errors.values()) < TOL, errors
+    big = CWABasicBlock(c_in, c_out, stride=stride, rng=3)
+    for name, layer in big.named_layers():
+        if isinstance(layer, ConvCWA):
+            layer.params["g"] = to_device(3.0 * rng.standard_normal(layer.params["g"].shape), dtype=np.float32)
+    out = to_numpy(big.forward(to_device(rng.random((4, c_in, 8, 8)), dtype=np.float32)))
+    assert out.min() >= 0 and out.max() <= 1 and out.max() > 0.2     # the clipped sum keeps activities in [0, 1]
+
+
+def test_basic_block_matches_torch(rng):
+    """The block's forward and gradients against autograd of clip(z2 + ConvCWA_1x1(p), 0, 1)."""
+    torch = pytest.importorskip("torch")
+    F_ = torch.nn.functional
+    block = CWABasicBlock(4, 6, stride=2, rng=5, dtype=np.float64)
+    x = rng.random((2, 4, 7, 7))
+    out = block.forward(to_device(x))
+    dout = rng.standard_normal(out.shape)
+    dx = block.backward(to_device(dout))
+
+    def conv_cwa(p, g, stride, pad):
+        G = torch.clamp(1 + g, min=0.0)
+        e = torch.ones(g.shape[1], 1, 1, dtype=g.dtype)
+        e[:g.shape[1] // 2] = -1
+        return F_.conv2d(p, G * e, stride=stride, padding=pad) / (1 + F_.conv2d(p, G, stride=stride, padding=pad))
+
+    t = {k: torch.tensor(to_numpy(v), requires_grad=True) for k, v in block.params.items()}
+    xt = torch.tensor(x, requires_grad=True)
+    z2 = conv_cwa(torch.relu(conv_cwa(xt, t["body.0.g"], 2, 1)), t["body.2.g"], 1, 1)
+    ref = torch.clamp(z2 + conv_cwa(xt, t["shortcut.g"], 2, 0), 0, 1)
+    ref.backward(torch.tensor(dout))
+    np.testing.assert_allclose(to_numpy(out), ref.detach().numpy(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(dx), xt.grad.numpy(), rtol=1e-6, atol=1e-10)
+    for k in t:
+        np.testing.assert_allclose(to_numpy(block.grads[k]), t[k].grad.numpy(), rtol=1e-6, atol=1e-10)
+
+
+def test_resnet18_topology():
+    """Paper section 4.3: a projection to 64 channels, four stages of two blocks (64-128-256-512)."""
+    net = cwa_resnet18(in_channels=6, n_classes=10, rng=0)
+    convs = [(name, layer) for name, layer in net.named_layers() if isinstance(layer, ConvCWA)]
+    main = [layer for name, layer in convs if "shortcut" not in name]
+    assert len(main) == 1 + 8 * 2                              # the stem and two per block: 17 (+ readout = 18)
+    assert [layer.out_channels for layer in main[1::4]] == [64, 128, 256, 512]
+    assert sum(isinstance(layer, CWABasicBlock) for _, layer in net.named_layers()) == 8
+    assert sum("shortcut" in name for name, _ in convs) == 3
+    assert isinstance(net[-1], Linear) and net[-1].params["W"].shape == (512, 10)
+    assert not any(isinstance(layer, BatchNorm) for _, layer in net.named_layers())
+    n = sum(v.size for v in net.params.values())
+    assert 10.5e6 < n < 11.5e6                                  # ResNet-18's ~11 M weights
+
+
+def test_resnet_smoke_forward_backward_and_a_step(rng):
+    """A small-width residual CWA net runs forward/backward on the CPU; every parameter has a
+    finite gradient of the right shape, and one Adam step changes the loss."""
+    net = cwa_resnet18(in_channels=2, n_classes=3, widths=(4, 6, 6, 8), rng=0)
+    X = to_device(rng.random((6, 2, 16, 16)), dtype=np.float32)
+    y = to_device(np.arange(6) % 3)
+    loss, dscores = softmax_cross_entropy(net.forward(X), y)
+    assert net.backward(dscores).shape == X.shape
+    grads = net.grads
+    assert set(grads) == set(net.params)
+    for k, v in net.params.items():
+        assert grads[k].shape == v.shape and np.isfinite(to_numpy(grads[k])).all(), k
+    assert float(np.abs(to_numpy(grads["0.g"])).sum()) > 0      # the error reaches the stem
+    opt = Adam(lr=1e-2)
+    opt.step(net.params, grads)
+    loss2, _ = softmax_cross_entropy(net.forward(X), y)
+    assert float(to_numpy(loss2)) != float(to_numpy(loss))
+
+
+def test_fcn_builders_match_the_paper_sizes():
+    mnist = cwa_mlp(2 * 784, MNIST_FCN, rng=0)
+    assert [type(layer).__name__ for layer in mnist] == ["CWA", "ReLU", "CWA", "ReLU", "Linear"]
+    assert [mnist[i].params["g"].shape for i in (0, 2)] == [(1568, 2000), (2000, 2000)]
+    assert mnist[0].rest_potential == -0.4 and mnist[0].n_inhibitory == 784
+    cifar = cwa_mlp(2 * 3072, CIFAR10_FCN, kind="affine", batchnorm=True, rng=0)
+    assert [type(layer).__name__ for layer in cifar] == ["Linear", "BatchNorm", "ReLU"] * 3 + ["Linear"]
+    assert [cifar[i].params["W"].shape for i in (0, 3, 6, 9)] == [(6144, 2000), (2000, 1000), (1000, 500),
+                                                                  (500, 10)]
+    fa = cwa_mlp(10, (6,), feedback="fa", rng=0)
+    assert isinstance(fa[0], CWA) and fa[0].feedback == "fa" and "B" in fa[0].buffers
+    with pytest.raises(ValueError, match="cwa_mlp: kind must be one of"):
+        cwa_mlp(10, (6,), kind="dann")
+
+
+@pytest.mark.parametrize("channels,image,in_ch,final", [(MNIST_CNN, 28, 2, 2), (CIFAR10_CNN, 32, 6, 1)])
+def test_cnn_builders_match_the_paper(channels, image, in_ch, final, rng):
+    """4 (MNIST) or 5 (CIFAR-10) 5x5 stride-2 convolutions, no pooling, e_r = 0, an affine readout."""
+    for kind, conv in (("cwa", ConvCWA), ("affine", Conv2d)):
+        net = cwa_cnn(in_ch, image, channels, kind=kind, rng=0)
+        convs = [layer for layer in net if isinstance(layer, conv)]
+        assert [layer.params["g" if kind == "cwa" else "W"].shape[0] for layer in convs] == list(channels)
+        assert all(layer.stride == 2 and layer.kernel == (5, 5) for layer in convs)
+        assert not any("Pool" in type(layer).__name__ for layer in net)
+        assert net[-1].params["W"].shape == (channels[-1] * final * final, 10)
+        if kind == "cwa":
+            assert all(layer.rest_potential == 0.0 for layer in convs)
+    scores = cwa_cnn(2, 12, (4, 6), rng=0).forward(to_device(rng.random((3, 2, 12, 12)), dtype=np.float32))
+    assert scores.shape == (3, 10)
+    with pytest.raises(ValueError, match="cwa_cnn: kind must be one of"):
+        cwa_cnn(2, 12, (4, 6), kind="lateral")
+
+
+def test_silent_block_passes_its_input_and_gradient_unchanged(rng):
+    """The residual merge clip(z2 + p, 0, 1): a block whose branch says nothing (z2 = e_r = 0, here
+    by closing every conductance of its second layer) is the identity, forward and backward; a
+    halved sum would pass p / 2 and dout / 2."""
+    block = CWABasicBlock(4, 4, rng=0, dtype=np.float64)
+    block.body[2].params["g"] = to_device(np.full((4, 4, 3, 3), -2.0))      # G = 0: z2 = e_r = 0
+    x = rng.uniform(0.05, 0.95, (2, 4, 5, 5))
+    np.testing.assert_allclose(to_numpy(block.forward(to_device(x))), x, rtol=1e-12)
+    dout = rng.standard_normal(x.shape)
+    np.testing.assert_allclose(to_numpy(block.backward(to_device(dout))), dout, rtol=1e-12)
