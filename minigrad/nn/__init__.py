@@ -7,6 +7,7 @@ from .cwa import CWA
 from .dann import DANN, ColumnEi
 from .dann_conv import DANNConv2d
 from .dann_rnn import DANNRNN
+from .layernorm import LayerNorm
 from .linear import Flatten, Linear
 from .mixed_relu import MixedReLU
 from .parallel import DataParallel
@@ -15,7 +16,7 @@ from .rnn import RNN, LastStep, TemporalLinear
 
 __all__ = [
     "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "im2col", "col2im",
-    "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
+    "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d", "LayerNorm",
     "RNN", "TemporalLinear", "LastStep",
     "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",
     "CWA",
