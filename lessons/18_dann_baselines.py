@@ -43,14 +43,18 @@ What to read
       ``DANNCorrections`` and before the SGD step.
 
 What to change (exercise)
-    - ``CLIP_NORM`` below (default 3.0, about the median per-layer gradient
-      norm of this DANN early in training; the paper gives no value): set it
-      to 0.3 and the clipped run becomes normalised gradient descent on every
-      step (clipped share ~100%) and trains visibly slower at this learning
-      rate; at 30 it never clips and equals the plain DANN.
-    - ``LR["fashion_mnist"]["DANN"]``: raise it 10-fold (0.2). The plain DANN
-      becomes erratic or diverges; ``CosineLRScaling`` now has projections to
-      react to (its mean step factor drops below 1) and is where it could help.
+    - ``CLIP_NORM`` below (default 3.0; the paper gives no value): after the
+      corrections, this DANN's per-layer gradient norms are ~1.5-5 early in
+      training, so 3.0 clips about a third of the layer-steps (the table's
+      note says how many). Set it to 0.3: every step is clipped, which is
+      normalised gradient descent (the step no longer shrinks with the
+      gradient); set it to 30: nothing is clipped and the run is the plain DANN.
+    - ``LR["fashion_mnist"]["DANN + lr scaling"]``: at the paper's rate the
+      rule never shrinks a step (mean step factor 1.000: the projection to
+      non-negative weights hardly turns a step of this size). Raise it to 1.0
+      to see when it acts: in a trial (one epoch, 4,800 images) the DANN
+      stalled near 15% training accuracy and the rule shrank only the output
+      layer's steps, by 3% on average.
 
 Measured
     (filled in from a default run; see the end of the run's printout)
@@ -85,7 +89,7 @@ SETTINGS = {
     "smoke": dict(hidden=32, n_inhib={50: 4, 100: 8}, batch=32, seeds=1,
                   epochs={"fashion_mnist": 2, "mnist": 2}, n_train={"fashion_mnist": 300, "mnist": 300},
                   n_val={"fashion_mnist": 100, "mnist": 100}, n_test=200),
-    "default": dict(hidden=500, n_inhib={50: 50, 100: 100}, batch=32, seeds=2,
+    "default": dict(hidden=500, n_inhib={50: 50, 100: 100}, batch=32, seeds=3,
                     epochs={"fashion_mnist": 4, "mnist": 8}, n_train={"fashion_mnist": 8000, "mnist": 4000},
                     n_val={"fashion_mnist": 4000, "mnist": 1000}, n_test=10000),
     "full": dict(hidden=500, n_inhib={50: 50, 100: 100}, batch=32, seeds=6,
@@ -269,35 +273,35 @@ def plot_group(out, fname, title, names, histories):
     save_figure(fig, out, fname)
 
 
-def claims(res):
-    """The paper's claims as measured: (claim, measured numbers, holds?) rows."""
-    t = {name: np.array([r["test_at_val_best"] for r in runs]) for name, runs in res.items()}
-    out = []
-    if all(k in t for k in ("MLP", "LayerNorm MLP", "BatchNorm MLP", "DANN", "ColumnEi")):
-        base = [t[k].mean() for k in ("MLP", "LayerNorm MLP", "BatchNorm MLP")]
-        d = t["DANN"].mean()
-        out.append(("FMNIST: DANN within the baselines' range (+-1 point)",
-                    f"DANN {d:.2f} vs MLP/LN/BN {min(base):.2f}..{max(base):.2f}",
-                    bool(min(base) - 1 <= d <= max(base) + 1)))
-        out.append(("FMNIST: ColumnEi worse than DANN and every baseline, each seed",
-                    f"ColumnEi {t['ColumnEi'].mean():.2f}",
-                    bool(all((t["ColumnEi"] > t[k]).all() for k in ("MLP", "LayerNorm MLP", "BatchNorm MLP",
-                                                                      "DANN")))))
-    if all(k in t for k in ("DANN", "DANN + grad-norm clip", "DANN + lr scaling")):
-        for k in ("DANN + grad-norm clip", "DANN + lr scaling"):
-            gain = t["DANN"].mean() - t[k].mean()
-            sd = max(t["DANN"].std(ddof=1) if len(t["DANN"]) > 1 else 0.0, 0.1)
-            out.append((f"FMNIST: {k} gives no improvement over DANN",
-                        f"improvement {gain:+.2f} points (DANN's seed sd, at least 0.1: {sd:.2f})", bool(gain <= 2 * sd)))
-    if all(k in t for k in ("MLP", "DANN 50i", "DANN 100i", "ColumnEi 50i", "ColumnEi 100i")):
-        out.append(("MNIST: DANN 100i as good as MLP and DANN 50i (+-0.5 point)",
-                    f"DANN 100i {t['DANN 100i'].mean():.2f}, 50i {t['DANN 50i'].mean():.2f}, "
-                    f"MLP {t['MLP'].mean():.2f}",
-                    bool(t["DANN 100i"].mean() <= min(t["MLP"].mean(), t["DANN 50i"].mean()) + 0.5)))
-        out.append(("MNIST: ColumnEi (50i and 100i) worse than both DANNs, each seed",
-                    f"ColumnEi 100i {t['ColumnEi 100i'].mean():.2f}, 50i {t['ColumnEi 50i'].mean():.2f}",
-                    bool(all((t[c] > t[d]).all() for c in ("ColumnEi 50i", "ColumnEi 100i")
-                             for d in ("DANN 50i", "DANN 100i")))))
+def claims(fashion, mnist):
+    """The paper's claims as measured: (claim, measured numbers, holds?) rows.
+
+    fashion, mnist: model -> list of per-seed summaries. Tolerances are ours: "equivalent"
+    = within 1 point of the baselines' range on Fashion-MNIST (the paper's own spread
+    between MLP, LayerNorm, BatchNorm and DANN is ~1 point) and within 0.5 point on MNIST;
+    "no improvement" = less than 0.5 point better on average.
+    """
+    f = {name: np.array([r["test_at_val_best"] for r in rs]) for name, rs in fashion.items()}
+    m = {name: np.array([r["test_at_val_best"] for r in rs]) for name, rs in mnist.items()}
+    baselines = ("MLP", "LayerNorm MLP", "BatchNorm MLP")
+    base = [f[k].mean() for k in baselines]
+    d = f["DANN"].mean()
+    out = [("FMNIST: DANN as good as MLP / LayerNorm / BatchNorm (within 1 point of their range)",
+            f"DANN {d:.2f} vs {min(base):.2f}..{max(base):.2f}", bool(min(base) - 1 <= d <= max(base) + 1)),
+           ("FMNIST: ColumnEi worse than DANN and every baseline, in each seed",
+            f"ColumnEi {f['ColumnEi'].mean():.2f}",
+            bool(all((f["ColumnEi"] > f[k]).all() for k in baselines + ("DANN",))))]
+    for k in ("DANN + grad-norm clip", "DANN + lr scaling"):
+        gain = d - f[k].mean()
+        out.append((f"FMNIST: {k}: no improvement over DANN (< 0.5 point)",
+                    f"{f[k].mean():.2f}, improvement {gain:+.2f} points", bool(gain < 0.5)))
+    out.append(("MNIST: DANN 100i as good as MLP and DANN 50i (within 0.5 point of the better)",
+                f"DANN 100i {m['DANN 100i'].mean():.2f}, 50i {m['DANN 50i'].mean():.2f}, MLP {m['MLP'].mean():.2f}",
+                bool(m["DANN 100i"].mean() <= min(m["MLP"].mean(), m["DANN 50i"].mean()) + 0.5)))
+    out.append(("MNIST: ColumnEi (50i and 100i) worse than both DANNs, in each seed",
+                f"ColumnEi 100i {m['ColumnEi 100i'].mean():.2f}, 50i {m['ColumnEi 50i'].mean():.2f}",
+                bool(all((m[c] > m[k]).all() for c in ("ColumnEi 50i", "ColumnEi 100i")
+                         for k in ("DANN 50i", "DANN 100i")))))
     return out
 
 
@@ -350,7 +354,7 @@ def main():
                          "/".join(str(r["best_epoch"]) for r in rs),
                          fmt([r["train_error_last"] for r in rs]), fmt([r["test_error_last"] for r in rs]),
                          "-" if paper is None else paper[0], "-" if paper is None else paper[1], extra])
-    checked = claims({**runs["fashion_mnist"], **runs["mnist"]})
+    checked = claims(runs["fashion_mnist"], runs["mnist"])
     save_metrics(out, {"settings": cfg, "seeds": seeds, "clip_norm": CLIP_NORM, "lr_scaling": LR_SCALING,
                        "learning_rates": LR, "paper": PAPER, "data_notes": notes,
                        "data_sizes": {ds: {"train": len(d[0]["X_train"]), "val": len(d[0]["X_val"]),
