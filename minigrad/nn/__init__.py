@@ -11,6 +11,7 @@ from .dann import DANN, ColumnEi
 from .dann_conv import DANNConv2d
 from .dann_rnn import DANNRNN
 from .lateral import LateralConv2d, LateralEIConv2d
+from .layernorm import LayerNorm
 from .linear import Flatten, Linear
 from .mixed_relu import MixedReLU
 from .parallel import DataParallel
@@ -19,7 +20,7 @@ from .rnn import RNN, LastStep, TemporalLinear
 
 __all__ = [
     "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "GlobalAvgPool2d", "im2col", "col2im",
-    "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
+    "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d", "LayerNorm",
     "RNN", "TemporalLinear", "LastStep",
     "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",
     "CWA", "ConvCWA", "AbsNorm", "LateralCWA", "LateralConv2d", "LateralEIConv2d",
