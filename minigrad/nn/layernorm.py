@@ -37,7 +37,7 @@ feature. The parameter gradients sum over the batch::
 import numpy as np
 
 from ..backend import xp
-from .base import Layer
+from .base import Layer, check_arg
 
 
 class LayerNorm(Layer):
@@ -55,18 +55,16 @@ class LayerNorm(Layer):
 
     def __init__(self, num_features, affine=True, eps=1e-5, dtype=None):
         super().__init__()
-        if int(num_features) < 1:
-            raise ValueError(f"{type(self).__name__}: num_features must be >= 1, got {num_features}")
-        if not eps > 0:
-            raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps}")
-        self.num_features, self.affine, self.eps = int(num_features), affine, eps
+        self.num_features = check_arg(self, "num_features", num_features, 1, integer=True)
+        self.eps = check_arg(self, "eps", eps, 0, low_open=True)
+        self.affine = affine
         if affine:
             self._init_param("gamma", np.ones(self.num_features), dtype)
             self._init_param("beta", np.zeros(self.num_features), dtype)
 
     def forward(self, x):
         """x: (N, D) -> out: (N, D)."""
-        self._check_input(x, 2, f"(N, D) with D={self.num_features}", axis1=self.num_features)
+        self._check_input(x, 2, f"(N, D) with D={self.num_features}", sizes={1: self.num_features})
         mu = x.mean(axis=1, keepdims=True)                       # (N, 1)  mu_n
         xm = x - mu                                              # (N, D)  x_n - mu_n
         var = (xm * xm).mean(axis=1, keepdims=True)              # (N, 1)  var_n, biased
