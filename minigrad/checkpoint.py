@@ -37,7 +37,7 @@ import zipfile
 
 import numpy as np
 
-from .backend import generator_state, set_generator_state, to_device, to_numpy
+from .backend import generator_state, kernels, set_generator_state, to_device, to_numpy
 
 
 class CheckpointError(ValueError):
@@ -240,6 +240,7 @@ def fingerprint(trainer):
     fp["batch_size"] = trainer.batch_size
     fp["loss"] = _simple(trainer.loss_fn)
     fp["dtype"] = str(np.dtype(trainer.dtype))
+    fp["kernels"] = kernels()                         # fast or textbook (--reference): other code trained
     for name in ("X_train", "y_train", "X_val", "y_val"):
         a = getattr(trainer, name)
         fp[f"data.{name}"] = _data_fingerprint(a) if a is not None else None

@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+from minigrad import ledger
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LESSONS = sorted(glob.glob(os.path.join(ROOT, "lessons", "[0-9][0-9]_*.py")))
 
@@ -34,7 +36,15 @@ def test_lesson_smoke_run(path, tmp_path):
     metrics = os.path.join(tmp_path, name, "metrics.json")
     assert os.path.exists(metrics), f"{name} wrote no metrics.json"
     with open(metrics) as f:
-        assert json.load(f), "metrics.json is empty"
+        written = json.load(f)
+    assert written, "metrics.json is empty"
+    # every lesson records how its numbers were made, and each paper lesson its claims
+    assert "provenance" in written, f"{name}: metrics.json has no provenance block (minigrad.provenance.collect)"
+    assert written["provenance"]["mode"] == "smoke" and written["provenance"]["data"], written["provenance"]
+    if name[:2] not in ("01", "02", "03"):
+        assert written.get("claims"), f"{name}: a paper lesson records its claims (minigrad.ledger)"
+    if "claims" in written:
+        ledger.check_claims(written["claims"])
     if name == "03_backend_switch":          # it times the benchmark's workloads on each backend
         with open(metrics) as f:
             timings = json.load(f)["timings"]
@@ -55,7 +65,10 @@ def test_lesson_smoke_run(path, tmp_path):
     assert proc.returncode == 0, f"{name} --smoke --resume failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     with open(metrics) as f:
         again = json.load(f)
-    for m in (first, again):                 # timings are measured afresh on every run
+    for m in (first, again):                 # timings, dates and wall times are measured afresh on every run
         m.pop("timings", None)
+        m.pop("provenance", None)
+        for claim in m.get("claims", []):
+            claim["conditions"].pop("wall_time_s", None)
     assert json.dumps(again, sort_keys=True) == json.dumps(first, sort_keys=True)
     assert [os.stat(p).st_mtime_ns for p in checkpoints] == stamps

@@ -51,6 +51,15 @@ def test_resume_with_another_lr_names_both(tmp_path):
     assert "--fresh" in msg and "delete" in msg          # says how to start afresh
 
 
+def test_resume_with_the_other_kernels_is_refused(tmp_path, monkeypatch):
+    """A run trained through the fast kernels is not continued through the textbook ones (--reference)."""
+    from minigrad import backend
+    monkeypatch.setattr(backend, "_KERNELS", backend.kernels())
+    run(tmp_path)
+    backend.set_kernels("reference")
+    assert "kernels" in refusal(tmp_path) and "'fast'" in refusal(tmp_path)
+
+
 def test_resume_with_another_optimizer_names_both(tmp_path):
     run(tmp_path, opt=optim.Momentum(0.1))
     assert "checkpoint made with optimizer Momentum, this run asks Adam" in refusal(tmp_path, opt=optim.Adam(0.1))
