@@ -8,7 +8,9 @@ from .dann import DANN, ColumnEi
 from .dann_conv import DANNConv2d
 from .dann_rnn import DANNRNN
 from .linear import Flatten, Linear
+from .minmaxout import MinMaxout
 from .mixed_relu import MixedReLU
+from .neglu import LearnedSignReLU, NegLU, SmoothNegLU
 from .parallel import DataParallel
 from .losses import l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
 from .rnn import RNN, LastStep, TemporalLinear
@@ -16,6 +18,7 @@ from .rnn import RNN, LastStep, TemporalLinear
 __all__ = [
     "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "im2col", "col2im",
     "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d",
+    "NegLU", "SmoothNegLU", "LearnedSignReLU", "MinMaxout",
     "RNN", "TemporalLinear", "LastStep",
     "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",
     "CWA",

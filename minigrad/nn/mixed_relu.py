@@ -1,6 +1,8 @@
-"""Mixed-ReLU: a rectifier whose units are either excitatory or inhibitory.
+"""Mixed-ReLU (MixLU): a rectifier whose units are either excitatory or inhibitory.
 
-Khandwala & Bedi, section 2.8. Each unit i gets a mandated sign s_i at
+Khandwala & Bedi, section 2.8; also the "MixLU" (mixed linear units) layer of
+the negative-rectifiers thesis (chapter 4, section 4.4: its "multi-type layer"
+in which a share of the ReLUs are NegLUs, min(0, x); see nn/neglu.py). Each unit i gets a mandated sign s_i at
 initialisation (+1 excitatory, -1 inhibitory) and may only emit signals of
 that sign (their unnumbered equation after eq. 3)::
 
@@ -19,7 +21,16 @@ Backward: the derivative of x * mask with respect to x is the mask itself
     dx = dout * mask
 
 For (N, C, H, W) inputs the sign is per channel: every position of a channel
-belongs to the same feature map, so it shares the channel's sign.
+belongs to the same feature map, so it shares the channel's sign. A LeNet's
+"fully connected" stage written as convolutions (conv 4x4x500 on a 4x4 map,
+then conv 1x1x10, thesis section 4.4.3) gives (N, 500, 1, 1) maps, where one
+channel is one unit.
+
+How many units are inhibitory: by default each unit independently with
+probability ``negative_fraction`` (Khandwala & Bedi); with ``exact=True``
+exactly round(negative_fraction * D) units, chosen at random, as the thesis's
+"a certain percentage of the units" (for 1% of 500 units: exactly 5, where
+independent draws would give anything from 0 to about 12).
 """
 import numpy as np
 
@@ -32,27 +43,38 @@ class MixedReLU(Layer):
 
     Args:
         num_features: D (or C for images).
-        negative_fraction: expected share of inhibitory units; each unit is
+        negative_fraction: share of inhibitory (NegLU) units; each unit is
             inhibitory with this probability (0 gives a plain ReLU).
+        exact: if True, exactly round(negative_fraction * num_features) units
+            are inhibitory (chosen at random) instead of each one by chance.
         rng: numpy Generator or int seed for the signs.
         dtype: dtype of ``sign`` (default float32; ``astype`` casts it).
 
     Buffers: ``sign`` (D,) of +1/-1, never trained. Also available as
-    ``layer.sign``.
+    ``layer.sign``; ``negative_count`` is the number of inhibitory units.
     """
 
-    def __init__(self, num_features, negative_fraction=0.5, rng=None, dtype=None):
+    def __init__(self, num_features, negative_fraction=0.5, rng=None, dtype=None, exact=False):
         super().__init__()
         if not 0 <= negative_fraction <= 1:
             raise ValueError(f"MixedReLU: negative_fraction must be in [0, 1], got {negative_fraction}")
         rng = make_rng(rng)
-        self.num_features, self.negative_fraction = num_features, negative_fraction
-        inhibitory = rng.random(num_features) < negative_fraction
+        self.num_features, self.negative_fraction, self.exact = num_features, negative_fraction, exact
+        if exact:
+            inhibitory = np.zeros(num_features, dtype=bool)
+            inhibitory[rng.permutation(num_features)[:int(round(negative_fraction * num_features))]] = True
+        else:
+            inhibitory = rng.random(num_features) < negative_fraction
         self.buffers["sign"] = to_device(np.where(inhibitory, -1.0, 1.0), dtype=dtype or DEFAULT_DTYPE)
 
     @property
     def sign(self):
         return self.buffers["sign"]
+
+    @property
+    def negative_count(self):
+        """How many units are inhibitory (NegLUs), a host int."""
+        return int((self.sign < 0).sum())
 
     def forward(self, x):
         """x: (N, D) or (N, C, H, W) with D (or C) = num_features -> out of the same shape."""
@@ -71,4 +93,5 @@ class MixedReLU(Layer):
         return dout * self.mask
 
     def __repr__(self):
-        return f"MixedReLU({self.num_features}, negative_fraction={self.negative_fraction})"
+        exact = ", exact=True" if self.exact else ""
+        return f"MixedReLU({self.num_features}, negative_fraction={self.negative_fraction}{exact})"
