@@ -87,6 +87,19 @@ def test_mixlu_on_lenet_style_1x1_maps_is_per_channel(rng):
     np.testing.assert_allclose(out[:, ~neg], np.maximum(x[:, ~neg], 0), rtol=1e-6)
 
 
+def test_mixlu_one_sign_per_map_position(rng):
+    mix = nn.MixedReLU((2, 3, 4), negative_fraction=0.25, exact=True, rng=0)
+    assert mix.sign.shape == (2, 3, 4) and mix.negative_count == 6
+    x = rng.standard_normal((5, 2, 3, 4))
+    neg = to_numpy(mix.sign) < 0
+    out = to_numpy(mix.forward(dev(x, np.float32)))
+    np.testing.assert_allclose(out, np.where(neg, np.minimum(x, 0), np.maximum(x, 0)), rtol=1e-6)
+    assert check_layer(nn.MixedReLU((2, 3, 4), 0.5, rng=1), x + 0.05 * np.sign(x))["x"] < TOL
+    with pytest.raises(ValueError, match=r"MixedReLU: expected input of shape \(N, C, H, W\) with "
+                                         r"\(C, H, W\)=\(2, 3, 4\), got \(5, 2, 4, 3\)"):
+        mix.forward(dev(np.zeros((5, 2, 4, 3)), np.float32))
+
+
 # --------------------------------------------------------- Min-Maxout
 def test_minmaxout_units_and_forward(rng):
     layer = nn.MinMaxout(6, 10, pieces=3, min_fraction=0.3, rng=0)

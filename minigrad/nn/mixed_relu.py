@@ -24,7 +24,9 @@ For (N, C, H, W) inputs the sign is per channel: every position of a channel
 belongs to the same feature map, so it shares the channel's sign. A LeNet's
 "fully connected" stage written as convolutions (conv 4x4x500 on a 4x4 map,
 then conv 1x1x10, thesis section 4.4.3) gives (N, 500, 1, 1) maps, where one
-channel is one unit.
+channel is one unit. With ``num_features=(C, H, W)`` every position of a map
+is a unit of its own (sign (C, H, W)): a share of 0.25% of a 32-channel stage
+is then 0.25% of its 32*H*W units, where per channel it would round to none.
 
 How many units are inhibitory: by default each unit independently with
 probability ``negative_fraction`` (Khandwala & Bedi); with ``exact=True``
@@ -42,7 +44,8 @@ class MixedReLU(Layer):
     """Rectifier with a fixed sign per unit (excitatory +1 / inhibitory -1).
 
     Args:
-        num_features: D (or C for images).
+        num_features: D (or C for images: one sign per channel), or a tuple
+            (C, H, W) for one sign per position of an (N, C, H, W) map.
         negative_fraction: share of inhibitory (NegLU) units; each unit is
             inhibitory with this probability (0 gives a plain ReLU).
         exact: if True, exactly round(negative_fraction * num_features) units
@@ -50,7 +53,7 @@ class MixedReLU(Layer):
         rng: numpy Generator or int seed for the signs.
         dtype: dtype of ``sign`` (default float32; ``astype`` casts it).
 
-    Buffers: ``sign`` (D,) of +1/-1, never trained. Also available as
+    Buffers: ``sign`` (D,) (or (C, H, W)) of +1/-1, never trained. Also available as
     ``layer.sign``; ``negative_count`` is the number of inhibitory units.
     """
 
@@ -60,11 +63,14 @@ class MixedReLU(Layer):
             raise ValueError(f"MixedReLU: negative_fraction must be in [0, 1], got {negative_fraction}")
         rng = make_rng(rng)
         self.num_features, self.negative_fraction, self.exact = num_features, negative_fraction, exact
+        shape = tuple(num_features) if isinstance(num_features, (tuple, list)) else (num_features,)
+        n = int(np.prod(shape))
         if exact:
-            inhibitory = np.zeros(num_features, dtype=bool)
-            inhibitory[rng.permutation(num_features)[:int(round(negative_fraction * num_features))]] = True
+            inhibitory = np.zeros(n, dtype=bool)
+            inhibitory[rng.permutation(n)[:int(round(negative_fraction * n))]] = True
         else:
-            inhibitory = rng.random(num_features) < negative_fraction
+            inhibitory = rng.random(n) < negative_fraction
+        inhibitory = inhibitory.reshape(shape)
         self.buffers["sign"] = to_device(np.where(inhibitory, -1.0, 1.0), dtype=dtype or DEFAULT_DTYPE)
 
     @property
@@ -77,9 +83,13 @@ class MixedReLU(Layer):
         return int((self.sign < 0).sum())
 
     def forward(self, x):
-        """x: (N, D) or (N, C, H, W) with D (or C) = num_features -> out of the same shape."""
+        """x: (N, D) or (N, C, H, W) with D (or C, or (C, H, W)) = num_features -> out of the same shape."""
         D = self.num_features
-        if getattr(x, "ndim", None) == 4:
+        if self.sign.ndim == 3:
+            C, H, W = self.sign.shape
+            self._check_input(x, 4, f"(N, C, H, W) with (C, H, W)=({C}, {H}, {W})", axis1=C, axis2=H, axis3=W)
+            s = self.sign[None]
+        elif getattr(x, "ndim", None) == 4:
             self._check_input(x, 4, f"(N, C, H, W) with C={D}", axis1=D)
             s = self.sign.reshape(1, D, 1, 1)
         else:
