@@ -87,6 +87,29 @@ def test_mixlu_on_lenet_style_1x1_maps_is_per_channel(rng):
     np.testing.assert_allclose(out[:, ~neg], np.maximum(x[:, ~neg], 0), rtol=1e-6)
 
 
+def test_mixlu_stage_is_a_relu_stage_with_sign_flipped_weights(rng):
+    """min(0, x) = -max(0, -x): in conv -> MixLU -> linear, a NegLU unit is a ReLU unit whose incoming and
+    outgoing weights are negated; outputs are equal and every gradient is the sign-flipped one (lesson 15)."""
+    def net(act):
+        return nn.Sequential(nn.Conv2d(6, 4, 2, rng=0), act, nn.Conv2d(4, 3, 1, rng=1), nn.Flatten()).astype(np.float64)
+    mix = net(nn.MixedReLU(4, negative_fraction=0.5, exact=True, rng=5))
+    relu = net(nn.ReLU())
+    neg = to_numpy(mix[1].sign) < 0
+    flip_in = np.where(neg, -1.0, 1.0)
+    for name, shape in (("0.W", (4, 1, 1, 1)), ("0.b", (4,)), ("2.W", (1, 4, 1, 1))):
+        relu.params[name][...] = relu.params[name] * dev(flip_in.reshape(shape))
+    relu.params["0.b"][...] = dev(rng.standard_normal(4))
+    mix.params["0.b"][...] = relu.params["0.b"] * dev(flip_in)
+    x = dev(rng.standard_normal((5, 6, 2, 2)))
+    np.testing.assert_allclose(to_numpy(mix.forward(x)), to_numpy(relu.forward(x)), rtol=1e-12, atol=1e-12)
+    g = dev(rng.standard_normal((5, 3)))
+    mix.backward(g), relu.backward(g)
+    for name, shape in (("0.W", (4, 1, 1, 1)), ("0.b", (4,)), ("2.W", (1, 4, 1, 1)), ("2.b", None)):
+        flip = 1.0 if shape is None else flip_in.reshape(shape)
+        np.testing.assert_allclose(to_numpy(mix.grads[name]), flip * to_numpy(relu.grads[name]),
+                                   rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 def test_mixlu_one_sign_per_map_position(rng):
     mix = nn.MixedReLU((2, 3, 4), negative_fraction=0.25, exact=True, rng=0)
     assert mix.sign.shape == (2, 3, 4) and mix.negative_count == 6

@@ -2,9 +2,10 @@
 
 Khandwala & Bedi, section 2.8; also the "MixLU" (mixed linear units) layer of
 the negative-rectifiers thesis (chapter 4, section 4.4: its "multi-type layer"
-in which a share of the ReLUs are NegLUs, min(0, x); see nn/neglu.py). Each unit i gets a mandated sign s_i at
-initialisation (+1 excitatory, -1 inhibitory) and may only emit signals of
-that sign (their unnumbered equation after eq. 3)::
+in which a share of the ReLUs are NegLUs, min(0, x); see nn/neglu.py). Each
+unit i gets a mandated sign s_i at initialisation (+1 excitatory, -1
+inhibitory) and may only emit signals of that sign (Khandwala & Bedi's
+unnumbered equation after eq. 3)::
 
     out_i = max(x_i, 0)    if s_i = +1
     out_i = min(x_i, 0)    if s_i = -1
