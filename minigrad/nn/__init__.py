@@ -21,7 +21,8 @@ from .losses import l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
 from .rnn import RNN, LastStep, TemporalLinear
 
 __all__ = [
-    "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "GlobalAvgPool2d", "im2col", "col2im",
+    "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "GlobalAvgPool2d",
+    "im2col", "col2im",
     "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d", "LayerNorm",
     "NegLU", "SmoothNegLU", "LearnedSignReLU", "MinMaxout",
     "RNN", "TemporalLinear", "LastStep",
