@@ -122,6 +122,37 @@ def test_activations(name, rng):
     run_both(layer, rng.standard_normal((4, 6)) * 5, lambda x, p: fn(x), rng, {})
 
 
+@pytest.mark.parametrize("name", ["neglu", "smooth_neglu"])
+def test_negative_rectifiers(name, rng):
+    """NegLU = -relu(-x) and SmoothNegLU = -softplus(-x) (thesis section 4.2), including large |x|."""
+    layer = {"neglu": nn.NegLU(), "smooth_neglu": nn.SmoothNegLU()}[name]
+    fn = {"neglu": lambda x: -torch.relu(-x), "smooth_neglu": lambda x: -F.softplus(-x)}[name]
+    x = rng.standard_normal((4, 6)) * 5
+    x[0, :3] = [-60.0, 40.0, -700.0]
+    run_both(layer, x, lambda x, p: fn(x), rng, {})
+
+
+def test_learned_sign_relu_matches_torch(rng):
+    layer = nn.LearnedSignReLU(3, init_logit=[-1.5, 0.2, 2.0])
+    P = {"s": t(to_numpy(layer.params["s"]).astype(np.float64))}
+
+    def ref(x, p):
+        a = torch.sigmoid(p["s"]).reshape(1, 3, 1, 1)
+        return a * torch.relu(x) + (1 - a) * torch.clamp(x, max=0)
+    run_both(layer, rng.standard_normal((2, 3, 4, 5)), ref, rng, P)
+
+
+def test_minmaxout_matches_torch(rng):
+    layer = nn.MinMaxout(5, 4, pieces=3, min_fraction=0.5, rng=0)
+    is_min = torch.tensor(to_numpy(layer.unit_is_min))
+    P = {k: t(v.astype(np.float64)) for k, v in layer.params.items()}
+
+    def ref(x, p):
+        z = torch.einsum("nd,dmk->nmk", x, p["W"]) + p["b"]
+        return torch.where(is_min, z.min(dim=2).values, z.max(dim=2).values)
+    run_both(layer, rng.standard_normal((6, 5)), ref, rng, P)
+
+
 def test_softmax_cross_entropy_and_mse(rng):
     scores = rng.standard_normal((5, 4)) * 10
     y = rng.integers(4, size=5)

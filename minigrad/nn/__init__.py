@@ -13,14 +13,18 @@ from .dann_rnn import DANNRNN
 from .lateral import LateralConv2d, LateralEIConv2d
 from .layernorm import LayerNorm
 from .linear import Flatten, Linear
+from .minmaxout import MinMaxout
 from .mixed_relu import MixedReLU
+from .neglu import LearnedSignReLU, NegLU, SmoothNegLU
 from .parallel import DataParallel
 from .losses import l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
 from .rnn import RNN, LastStep, TemporalLinear
 
 __all__ = [
-    "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "GlobalAvgPool2d", "im2col", "col2im",
+    "Layer", "Sequential", "DataParallel", "Linear", "Flatten", "Conv2d", "MaxPool2d", "GlobalAvgPool2d",
+    "im2col", "col2im",
     "ReLU", "MixedReLU", "Sigmoid", "Tanh", "Dropout", "sigmoid", "BatchNorm", "BatchNorm2d", "LayerNorm",
+    "NegLU", "SmoothNegLU", "LearnedSignReLU", "MinMaxout",
     "RNN", "TemporalLinear", "LastStep",
     "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",
     "CWA", "ConvCWA", "AbsNorm", "LateralCWA", "LateralConv2d", "LateralEIConv2d",
