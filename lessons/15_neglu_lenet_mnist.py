@@ -82,7 +82,16 @@ Measured (default run, seed 0)
     at 0 / 5 / 10%, training error 22.2 / 22.1 / 22.0%; no effect, no divergence.
     Time: 919 s (MNIST) + 135 s (Fashion-MNIST) = 17.6 minutes, measured while
     the 2 cores were shared with other jobs (load average 8-11); not measured
-    on an idle machine. (Run of 2026-12-02.)
+    on an idle machine. (Run of 2026-12-02, made before the lesson recorded claims.)
+    Claims (``claims`` below; verdicts by its rules on the numbers above; a new default run
+    writes them, with the data used, to metrics.json):
+    - 15.mnist.test-rises, does not hold: 4.25% at 0% and 4.15% at 9% NegLUs (thesis: +1.76 points).
+    - 15.mnist.gap-narrows: the gap narrows by 0.10 point plus the 0.00-0.05 point difference of the
+      two training errors (0.24-0.29%), so by less than the rule's 0.2: partly (thesis: 0.33).
+    - 15.mnist.diverges-at-10, does not hold: the 10% net trains (training error below 1%).
+    - 15.mnist.first-epochs: lowest test error of epochs 1-5 is 6.10% (1%) against 6.15% (ReLU),
+      so the rule says holds, by one test digit: within noise, not the thesis's effect.
+    - 15.fashion.diverges-at-10 (beyond the thesis), does not hold: 22.0% training error at 10%.
 
 Run
     python lessons/15_neglu_lenet_mnist.py            # default (17.6 minutes on 2 busy cores)
