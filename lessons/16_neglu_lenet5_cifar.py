@@ -166,7 +166,8 @@ def load_data(args, cfg, rng):
     data = {"X_train": X_train, "y_train": ytr[tr], "X_val": X_val, "y_val": ytr[va]}
     used = provenance.data_used(source, source=origin, n_train=len(tr), n_val=len(va), n_test=len(te),
                                 fallback=fallback, note="CIFAR-10 not installed (python data_scripts/cifar10.py)"
-                                if fallback else f"random subsets of its {len(xtr)} training and {len(xte)} test images")
+                                if fallback else
+                                f"random subsets of its {len(xtr)} training and {len(xte)} test images")
     return data, (X_test, yte[te]), f"{source}: {len(tr)} train / {len(va)} validation / {len(te)} test", used
 
 
@@ -207,7 +208,8 @@ def claims(runs, cfg, used):
             statement="Training accuracy falls faster than test accuracy, so the train - test gap narrows from "
                       "8.83 (ReLU) to 3.58 points at 2% NegLUs; rule: narrows by at least 2.5 points (partly: at all).",
             unit="points of train - test accuracy",
-            paper_values={"gap 0%": THESIS_TRAIN[0.0] - THESIS_TEST[0.0], "gap 2%": THESIS_TRAIN[0.02] - THESIS_TEST[0.02],
+            paper_values={"gap 0%": THESIS_TRAIN[0.0] - THESIS_TEST[0.0],
+                          "gap 2%": THESIS_TRAIN[0.02] - THESIS_TEST[0.02],
                           narrow: (THESIS_TRAIN[0.0] - THESIS_TEST[0.0]) - (THESIS_TRAIN[0.02] - THESIS_TEST[0.02])},
             ours={"gap 0%": g0, "gap 2%": g2, narrow: diff(g0, g2)},
             rule=ledger.at_least(2.5, narrow, partly=0.0), conditions=cond),

@@ -216,7 +216,6 @@ def claims(runs, cfg, used):
 
 def plot_runs(out, runs, source):
     """Training and validation accuracy per epoch, one line per fully connected stage (no thesis numbers)."""
-    names = list(runs)
     fig, axes = figure(1, 2, figsize=(12, 4.5), sharey=True)
     n = max(len(r["history"]["train_acc"]) for r in runs.values())
     for ax, key in zip(axes, ("train_acc", "val_acc")):
