@@ -315,6 +315,8 @@ def claims(results, used):
     def cond(name, data):
         d = used[data]
         cfg = results[data].get("settings", {})
+        if "runs" not in results[data]:                     # the part was skipped (data not installed)
+            return ledger.Conditions(data=f"{d['name']} (not installed: skipped)", differs=[d["note"]])
         return ledger.Conditions(
             data=d["name"] + (" (embedded 5,000-digit sample)" if "embedded" in d["source"] else "")
             + (" (fallback)" if d["fallback"] else ""), n_train=d["n_train"], n_val=d["n_val"], n_test=d["n_test"],

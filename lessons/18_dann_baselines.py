@@ -368,7 +368,8 @@ def claims(fashion, mnist, cfg, seeds, used):
 
     out = [ledger.Claim(
         id=f"18.fashion.dann-vs-{key}", paper="dann-dales-principle", where="Table 3, Fig. 4",
-        statement=f"On Fashion-MNIST a DANN performs equivalently to an {base} (paper: {pf['DANN']} vs "
+        statement=f"On Fashion-MNIST a DANN performs equivalently to {'an' if base == 'MLP' else 'a'} {base} "
+                  f"(paper: {pf['DANN']} vs "
                   f"{pf[base]}% test error); rule: within 1.5 points (partly 3).",
         unit=unit, paper_values={"DANN": pf["DANN"], base: pf[base]},
         ours={"DANN": list(f["DANN"]), base: list(f[base])},
