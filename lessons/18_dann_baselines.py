@@ -335,15 +335,15 @@ def plot_group(out, fname, title, dataset, names, histories):
             n_epochs = max(n_epochs, len(e))
             ax.plot(e, 100 * (1 - curves.mean(axis=0)), f"C{i}", marker=".", label=name)
             if paper is not None:
-                ax.axhline(paper[col], color=f"C{i}", ls=":", lw=1.2,
-                           label=f"paper: {name} {('train', 'test')[col]} {paper[col]:g}% (50 epochs)")
-    axes[0].set_title(f"{title}: training error (running, per epoch)")
-    axes[1].set_title(f"{title}: test error (mean over seeds)")
+                ax.axhline(paper[col], color=f"C{i}", ls=":", lw=1.2, label=f"paper {paper[col]:g}%")
+    axes[0].set_title(f"{title}: training error (running, per epoch)\ndotted: the paper's after 50 epochs",
+                      fontsize=10)
+    axes[1].set_title(f"{title}: test error (mean over seeds)\ndotted: the paper's after 50 epochs", fontsize=10)
     for ax in axes:
         ax.set_xlabel("epoch"), ax.set_ylabel("error (%), log scale above 0.1%")
         ax.set_yscale("symlog", linthresh=0.1), ax.set_ylim(0, 100)
         epoch_ticks(ax, n_epochs)
-        ax.grid(alpha=0.3, which="both"), ax.legend(fontsize=6.5, ncol=2)
+        ax.grid(alpha=0.3, which="both"), ax.legend(fontsize=6.5, ncol=2, loc="lower left")
     save_figure(fig, out, fname)
 
 
