@@ -228,10 +228,11 @@ def run_share(name, share, data, test, cfg, args, out, clock):
         return {"history": h, "diverged": True, "nan": nan, "negative_units": model[5].negative_count}
     best = int(np.argmax(h["val_acc"]))
     train_err, test_err = 1 - h["train_acc"][best], h["test_err"][best]
+    r = ledger.round_sig                        # stored without float noise (4 significant digits)
     return {"history": h, "best_epoch": best + 1, "negative_units": model[5].negative_count,
-            "val_err": 1 - h["val_acc"][best], "train_err": train_err, "test_err": test_err,
-            "gap": test_err - train_err, "final_train_err": 1 - h["train_acc"][-1],
-            "final_test_err": h["test_err"][-1], "nan": nan,
+            "val_err": r(1 - h["val_acc"][best]), "train_err": r(train_err), "test_err": r(test_err),
+            "gap": r(test_err - train_err), "final_train_err": r(1 - h["train_acc"][-1]),
+            "final_test_err": r(h["test_err"][-1]), "nan": nan,
             # diverged: a NaN loss, or still near chance (90% error) at the end, as the thesis's 10% net
             "diverged": nan or 1 - h["train_acc"][-1] > 0.85}
 

@@ -276,8 +276,9 @@ def main():
             with clock("eval"):
                 trainer.restore_best()
                 _, test_acc = trainer.evaluate(X_test, y_test)
-            r.update(best_epoch=best + 1, train_acc=h["train_acc"][best], val_acc=h["val_acc"][best],
-                     test_acc=test_acc, gap=h["train_acc"][best] - test_acc)
+            rs = ledger.round_sig               # stored without float noise (4 significant digits)
+            r.update(best_epoch=best + 1, train_acc=rs(h["train_acc"][best]), val_acc=rs(h["val_acc"][best]),
+                     test_acc=rs(test_acc), gap=rs(h["train_acc"][best] - test_acc))
         # collapsed: a NaN loss, or training accuracy still near chance (10%) at the end
         r["collapsed"] = nan or not h["train_acc"] or h["train_acc"][-1] < 0.15
         print(f"{100 * share:5.2f}% NegLU ({units} units): " +

@@ -263,11 +263,12 @@ def main():
             with clock("eval"):
                 trainer.restore_best()
                 _, test_acc = trainer.evaluate(X_test, y_test)
-            r.update(best_epoch=best + 1, train_acc=h["train_acc"][best], val_acc=h["val_acc"][best],
-                     test_acc=test_acc)
+            rs = ledger.round_sig               # stored without float noise (4 significant digits)
+            r.update(best_epoch=best + 1, train_acc=rs(h["train_acc"][best]), val_acc=rs(h["val_acc"][best]),
+                     test_acc=rs(test_acc))
             if sign_layer is not None:
                 a = to_numpy(sign_layer.relu_share)
-                r.update(relu_share_mean=float(a.mean()), neglu_like_units=int((a < 0.25).sum()),
+                r.update(relu_share_mean=ledger.round_sig(a.mean()), neglu_like_units=int((a < 0.25).sum()),
                          relu_like_units=int((a > 0.75).sum()),
                          relu_share_quartiles=np.percentile(a, [0, 25, 50, 75, 100]).tolist())
         print(f"{variant}: " + (f"best val epoch {r['best_epoch']}, train {100 * r['train_acc']:.2f}%, val "
