@@ -201,7 +201,9 @@ def plot_curves(out_dir, name, series, xlabel="epoch", ylabel="", title="", logy
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if logy:
-        ax.set_yscale("log")
+        log_scale(ax, [v for ys in series.values() for v in to_numpy(np.asarray(ys, dtype=float))])
+    if xlabel == "epoch":
+        epoch_ticks(ax)
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend()
@@ -223,9 +225,34 @@ def plot_accuracy(out_dir, runs, style, title, chance=None, name="accuracy.png")
         if chance is not None:
             ax.axhline(chance, color="gray", lw=0.8, ls=":")
         ax.set_xlabel("epoch"), ax.set_title(key.replace("_", " ")), ax.grid(alpha=0.3), ax.legend()
+        epoch_ticks(ax)
     axes[0].set_ylabel("accuracy")
     fig.suptitle(title)
     return save_figure(fig, out_dir, name)
+
+
+def paper_line(ax, value, label, color="k", ls=":"):
+    """Mark a number the paper gives: a horizontal line at ``value`` labelled ``paper: <label>``."""
+    ax.axhline(value, color=color, ls=ls, lw=1.2, label=f"paper: {label}")
+
+
+def epoch_ticks(ax):
+    """Ticks on the x axis at whole epochs only (no 2.5)."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def log_scale(ax, values, axis="y"):
+    """A log axis that does not break at 0: ``symlog`` (linear below the smallest
+    positive value) when ``values`` include 0 or less, else a plain log axis."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    positive = values[values > 0]
+    set_scale = ax.set_yscale if axis == "y" else ax.set_xscale
+    if len(positive) == len(values):
+        set_scale("log")
+    else:
+        set_scale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
 
 
 def print_table(headers, rows, file=None):
@@ -267,25 +294,37 @@ def cifar10_subset(args, n_train, n_val, rng, n_test=10000):
     the chosen model. All images are standardised with the training subset's
     per-channel statistics: X (N, 3, 32, 32) float32, y (N,) int64. For ``--smoke``
     without the data set, synthetic images stand in (and the lesson says so).
+    ``data["data_used"]`` records what was used (``provenance.data_used``, with
+    ``fallback=True`` for the synthetic stand-in) for the lesson's metrics.
 
     Returns:
         (data, (X_test, y_test)).
     """
     from .data import load_cifar10, standardize, train_val_split
+    from .data.paths import data_dir
+    from .provenance import data_used
     try:
         images, labels = load_cifar10(split="train")
         test_images, test_labels = load_cifar10(split="test")
+        fallback = False
     except FileNotFoundError:
         if args.mode != "smoke":
             raise
         print("CIFAR-10 is not installed: --smoke runs on synthetic images")
         images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
         test_images = test_labels = None
+        fallback = True
     data = train_val_split(images, labels, n_val, rng, n_train=n_train)
     if test_images is None:
         test_images, test_labels = synthetic_images(n_test, (3, 32, 32), 10, rng.integers(1 << 30))
     test_images, test_labels = test_images[:n_test], test_labels[:n_test]
     data["X_train"], data["X_val"], X_test = standardize(data["X_train"], data["X_val"], test_images)
+    # what was used, for the lesson's provenance (the Trainer ignores this key)
+    data["data_used"] = data_used("synthetic images" if fallback else "CIFAR-10",
+                                  "experiment.synthetic_images" if fallback else str(data_dir() / "cifar10"),
+                                  n_train=len(data["X_train"]), n_val=len(data["X_val"]), n_test=len(X_test),
+                                  fallback=fallback,
+                                  note="CIFAR-10 not installed: python data_scripts/cifar10.py" if fallback else "")
     return data, (X_test, test_labels)
 
 
