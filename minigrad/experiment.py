@@ -255,6 +255,30 @@ def log_scale(ax, values, axis="y"):
         set_scale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
 
 
+def layer_names(model):
+    """Readable names of a model's feedback weights, for plot legends: ``{"1.W": "hidden 1", ...}``.
+
+    Keys are as in ``model.params`` (and the AlignmentMonitor's ``grad_angle/<key>``).
+    Convolutions are "conv 1", "conv 2", ...; recurrent layers "recurrent 1", ...; the
+    last dense layer is "output" and the others "hidden 1", "hidden 2", ... A layer with
+    several feedback weights adds the weight's name ("recurrent 1 Wh").
+    """
+    from .feedback import feedback_layers
+    layers = feedback_layers(model)
+    kind = {p: "conv" if "Conv" in type(l).__name__ else "recurrent" if "RNN" in type(l).__name__ else "dense"
+            for p, l in layers}
+    last_dense = [p for p, _ in layers if kind[p] == "dense"][-1:]
+    counts, names = {}, {}
+    for prefix, layer in layers:
+        k = kind[prefix]
+        counts[k] = counts.get(k, 0) + 1
+        base = "output" if [prefix] == last_dense else f"{'hidden' if k == 'dense' else k} {counts[k]}"
+        weights = list(layer.feedback_of)
+        for w in weights:
+            names[prefix + w] = base if len(weights) == 1 else f"{base} {w}"
+    return names
+
+
 def print_table(headers, rows, file=None):
     """Print rows as an aligned plain-text table (also returns it as a string)."""
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
