@@ -309,7 +309,7 @@ def synthetic_images(n, shape, num_classes=10, rng=0):
     return x.astype(np.uint8), y.astype(np.int64)
 
 
-def cifar10_subset(args, n_train, n_val, rng, n_test=10000):
+def cifar10_subset(args, n_train, n_val, rng, n_test=10000, used=None):
     """CIFAR-10 as Trainer data (``n_train`` training and ``n_val`` validation images,
     drawn from the training split) and ``n_test`` test images (the first of the test split).
 
@@ -318,8 +318,9 @@ def cifar10_subset(args, n_train, n_val, rng, n_test=10000):
     the chosen model. All images are standardised with the training subset's
     per-channel statistics: X (N, 3, 32, 32) float32, y (N,) int64. For ``--smoke``
     without the data set, synthetic images stand in (and the lesson says so).
-    ``data["data_used"]`` records what was used (``provenance.data_used``, with
-    ``fallback=True`` for the synthetic stand-in) for the lesson's metrics.
+    Give a list as ``used`` to have what was used appended to it
+    (``provenance.data_used``, ``fallback=True`` for the synthetic stand-in), for
+    the lesson's provenance.
 
     Returns:
         (data, (X_test, y_test)).
@@ -335,20 +336,19 @@ def cifar10_subset(args, n_train, n_val, rng, n_test=10000):
         if args.mode != "smoke":
             raise
         print("CIFAR-10 is not installed: --smoke runs on synthetic images")
-        images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
-        test_images = test_labels = None
+        # one draw, so that the test images come from the same class templates as the training ones
+        images, labels = synthetic_images(n_train + n_val + n_test, (3, 32, 32), 10, rng)
+        images, labels, test_images, test_labels = images[:-n_test], labels[:-n_test], images[-n_test:], labels[-n_test:]
         fallback = True
     data = train_val_split(images, labels, n_val, rng, n_train=n_train)
-    if test_images is None:
-        test_images, test_labels = synthetic_images(n_test, (3, 32, 32), 10, rng.integers(1 << 30))
     test_images, test_labels = test_images[:n_test], test_labels[:n_test]
     data["X_train"], data["X_val"], X_test = standardize(data["X_train"], data["X_val"], test_images)
-    # what was used, for the lesson's provenance (the Trainer ignores this key)
-    data["data_used"] = data_used("synthetic images" if fallback else "CIFAR-10",
-                                  "experiment.synthetic_images" if fallback else str(data_dir() / "cifar10"),
-                                  n_train=len(data["X_train"]), n_val=len(data["X_val"]), n_test=len(X_test),
-                                  fallback=fallback,
-                                  note="CIFAR-10 not installed: python data_scripts/cifar10.py" if fallback else "")
+    info = data_used("synthetic images" if fallback else "CIFAR-10",
+                     "experiment.synthetic_images" if fallback else str(data_dir() / "cifar10"),
+                     n_train=len(data["X_train"]), n_val=len(data["X_val"]), n_test=len(X_test), fallback=fallback,
+                     note="CIFAR-10 not installed: python data_scripts/cifar10.py" if fallback else "")
+    if used is not None:
+        used.append(info)
     return data, (X_test, test_labels)
 
 
