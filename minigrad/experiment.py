@@ -239,7 +239,7 @@ def paper_line(ax, value, label, color="k", ls=":"):
 def epoch_ticks(ax):
     """Ticks on the x axis at whole epochs only (no 2.5)."""
     from matplotlib.ticker import MaxNLocator
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def log_scale(ax, values, axis="y"):
