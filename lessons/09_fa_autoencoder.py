@@ -167,11 +167,11 @@ def main():
         model = sparse_autoencoder(784, hidden=cfg["hidden"], feedback=feedback, sparsity=cfg["sparsity"],
                                    target=cfg["target"], rng=args.seed + 1)
         loss_fn = AutoencoderLoss(model)
+        W_initial = to_numpy(model.params["0.W"]).copy()   # the filters before training (and before --resume loads)
         trainer = Trainer(model, data,
                           optim.Momentum(cfg["lr"], momentum=0.9), loss_fn=loss_fn, batch_size=cfg["batch"],
                           epochs=cfg["epochs"], rng=args.seed, accuracy=False,
                           checkpoint=checkpoint_path(out, args, feedback), resume=args.resume)
-        W_initial = to_numpy(model.params["0.W"]).copy()          # the filters before training
         with clock("train"):
             h = trainer.fit()
         with clock("eval"):
