@@ -309,9 +309,13 @@ def synthetic_images(n, shape, num_classes=10, rng=0):
     return x.astype(np.uint8), y.astype(np.int64)
 
 
+TEST_SUBSET_SEED = 20141104         # fixed: every seed and lesson reads the same test subset
+
+
 def cifar10_subset(args, n_train, n_val, rng, n_test=10000, used=None):
     """CIFAR-10 as Trainer data (``n_train`` training and ``n_val`` validation images,
-    drawn from the training split) and ``n_test`` test images (the first of the test split).
+    drawn from the training split) and ``n_test`` test images (all 10,000 of the test
+    split, or a random subset of them, the same for every seed: ``TEST_SUBSET_SEED``).
 
     The validation images are held out of the training split (``train_val_split``):
     lessons choose epochs and settings on them, and read the test images only with
@@ -341,7 +345,11 @@ def cifar10_subset(args, n_train, n_val, rng, n_test=10000, used=None):
         images, labels, test_images, test_labels = images[:-n_test], labels[:-n_test], images[-n_test:], labels[-n_test:]
         fallback = True
     data = train_val_split(images, labels, n_val, rng, n_train=n_train)
-    test_images, test_labels = test_images[:n_test], test_labels[:n_test]
+    if n_test < len(test_images):
+        # the test split may be stored sorted by class (the image folder's is: its first 2,000 images
+        # are all airplanes and cars), so a subset is drawn at random: the same one for every seed
+        pick = np.sort(np.random.default_rng(TEST_SUBSET_SEED).permutation(len(test_images))[:n_test])
+        test_images, test_labels = test_images[pick], test_labels[pick]
     data["X_train"], data["X_val"], X_test = standardize(data["X_train"], data["X_val"], test_images)
     info = data_used("synthetic images" if fallback else "CIFAR-10",
                      "experiment.synthetic_images" if fallback else str(data_dir() / "cifar10"),

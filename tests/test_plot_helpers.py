@@ -50,3 +50,17 @@ def test_cifar10_subset_records_its_fallback_and_keeps_test_images_of_the_same_c
     def accuracy(Z, labels):
         return np.mean(np.argmin(((Z.reshape(len(Z), -1)[:, None] - means) ** 2).sum(-1), axis=1) == labels)
     assert accuracy(X_test, y_test) > 0.9 and accuracy(data["X_val"], data["y_val"]) > 0.9
+
+
+def test_cifar10_subset_draws_its_test_subset_from_every_class(monkeypatch):
+    """The image folder's test split is sorted by class: its first 2,000 images are two classes only."""
+    import minigrad.data
+    def sorted_split(split="train", root=None):
+        n = 1000 if split == "train" else 500
+        y = np.repeat(np.arange(10), n // 10)
+        return np.random.default_rng(1).integers(0, 255, (n, 3, 32, 32)).astype(np.uint8), y
+    monkeypatch.setattr(minigrad.data, "load_cifar10", sorted_split)
+    _, (X_a, y_a) = cifar10_subset(argparse.Namespace(mode="default"), 100, 50, np.random.default_rng(0), n_test=100)
+    _, (X_b, y_b) = cifar10_subset(argparse.Namespace(mode="default"), 100, 50, np.random.default_rng(7), n_test=100)
+    assert len(y_a) == 100 and set(y_a.tolist()) == set(range(10))
+    assert np.array_equal(y_a, y_b)                      # the same test subset whatever the run's seed
