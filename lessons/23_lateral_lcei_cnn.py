@@ -67,7 +67,7 @@ Data: Fashion-MNIST (``python data_scripts/fashion_mnist.py``) and CIFAR-10
 (``python data_scripts/cifar10.py``), required outside --smoke. The default
 run is SHORTENED for a CPU: 1,700 training / 300 validation images per data
 set (85/15), 3 epochs, 2 seeds, native 28x28 / 32x32 images instead of 48x48,
-the first 1,000 test images: compare directions, not the last decimal.
+1,000 test images drawn at random: compare directions, not the last decimal.
 Outputs in outputs/23_lateral_lcei_cnn/: accuracy_by_penalty.png,
 fig10_weight_distributions.png, fig11_path_feature_maps.png, metrics.json.
 """

@@ -337,7 +337,7 @@ def lateral_images(name, args, n_train, n_val, n_test, size, rng):
         name: "mnist", "fashion_mnist" or "cifar10".
         args: the lesson's arguments (``mode``).
         n_train, n_val: training and validation images drawn from the training split
-            (None: all of it, 85/15); n_test: the first ``n_test`` test images (None: all).
+            (None: all of it, 85/15); n_test: that many test images drawn at random (None: all).
         size: side of the resized images, or None.
         rng: numpy Generator (the split's permutation).
     Returns:
@@ -375,7 +375,11 @@ def lateral_images(name, args, n_train, n_val, n_test, size, rng):
     elif n_val is None:
         n_val = max(1, round(n_train * 15 / 85))
     data = train_val_split(xtr, ytr, n_val, rng, n_train=n_train)
-    X_test, y_test = (xte, yte) if n_test is None else (xte[:n_test], yte[:n_test])
+    if n_test is not None and n_test < len(xte):
+        # a random subset: the CIFAR-10 image folder's test split is sorted by class
+        keep = np.sort(rng.permutation(len(xte))[:n_test])
+        xte, yte = xte[keep], yte[keep]
+    X_test, y_test = xte, yte
 
     def prep(x):
         x = grayscale(x)
