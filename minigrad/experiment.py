@@ -389,3 +389,75 @@ def mnist_train_test(n_train, n_test, rng):
     tr = rng.permutation(len(xtr))[: n_train or len(xtr)]
     te = np.arange(min(n_test, len(xte)))
     return xtr[tr], ytr[tr], xte[te], yte[te]
+
+
+LATERAL_DATASETS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10 (gray)"}
+
+
+def lateral_images(name, args, n_train, n_val, n_test, size, rng):
+    """A data set prepared as the lateral-connections paper does (section 3.3), for lessons 22-24.
+
+    "images were gray-scaled, resized to 48x48"; "Training/validation sets were 85% and
+    15%" of the training split. Here: ``grayscale`` (CIFAR-10), ``resize_bilinear`` to
+    ``size`` (None: keep the native 28x28 / 32x32), scaled to [0, 1] and standardised with
+    the training subset's mean and std. MNIST falls back to the embedded 5,000-digit
+    sample when the full set is missing; Fashion-MNIST and CIFAR-10 fall back to
+    synthetic images in ``--smoke`` only (and say so).
+
+    Args:
+        name: "mnist", "fashion_mnist" or "cifar10".
+        args: the lesson's arguments (``mode``).
+        n_train, n_val: training and validation images drawn from the training split
+            (None: all of it, 85/15); n_test: that many test images drawn at random (None: all).
+        size: side of the resized images, or None.
+        rng: numpy Generator (the split's permutation).
+    Returns:
+        (data for the Trainer: X (N, 1, s, s) float32, y (N,) int64; (X_test, y_test);
+        ``provenance.data_used`` dict).
+    """
+    from .data import (data_dir, grayscale, load_cifar10, load_fashion_mnist, load_mnist, load_mnist_sample,
+                       resize_bilinear, standardize, train_val_split)
+    from .provenance import data_used
+    loaders = {"mnist": (load_mnist, "mnist"), "fashion_mnist": (load_fashion_mnist, "fashion-mnist"),
+               "cifar10": (load_cifar10, "cifar10")}
+    load, folder = loaders[name]
+    source, note, fallback = str(data_dir() / folder), "", False
+    try:
+        (xtr, ytr), (xte, yte) = load(split="train"), load(split="test")
+    except FileNotFoundError:
+        fallback = True
+        if name == "mnist":
+            note = "MNIST is not installed (python data_scripts/mnist.py): the embedded 5,000-digit sample is used"
+            source = "embedded MNIST sample (minigrad/data/embedded)"
+            (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
+        elif args.mode == "smoke":
+            note = f"{LATERAL_DATASETS[name]} is not installed: --smoke runs on synthetic images"
+            source = "synthetic images"
+            shape = (3, 32, 32) if name == "cifar10" else (28, 28)
+            xtr, ytr = synthetic_images((n_train or 100) + (n_val or 20), shape, 10, rng)
+            xte, yte = synthetic_images(n_test or 100, shape, 10, rng)
+        else:
+            raise
+        print(note)
+    if xtr.ndim == 3:                                  # (N, 28, 28) -> (N, 1, 28, 28)
+        xtr, xte = xtr[:, None], xte[:, None]
+    if n_train is None and n_val is None:
+        n_val = 0.15
+    elif n_val is None:
+        n_val = max(1, round(n_train * 15 / 85))
+    data = train_val_split(xtr, ytr, n_val, rng, n_train=n_train)
+    if n_test is not None and n_test < len(xte):
+        # a random subset: the CIFAR-10 image folder's test split is sorted by class
+        keep = np.sort(rng.permutation(len(xte))[:n_test])
+        xte, yte = xte[keep], yte[keep]
+    X_test, y_test = xte, yte
+
+    def prep(x):
+        x = grayscale(x)
+        if size is not None and x.shape[-1] != size:
+            x = resize_bilinear(x, size)
+        return x.astype(np.float32) / 255.0
+    data["X_train"], data["X_val"], X_test = standardize(prep(data["X_train"]), prep(data["X_val"]), prep(X_test))
+    used = data_used(LATERAL_DATASETS[name], source, n_train=len(data["X_train"]), n_val=len(data["X_val"]),
+                     n_test=len(X_test), fallback=fallback, note=note)
+    return data, (X_test, y_test), used

@@ -12,6 +12,8 @@ replacement). Per step::
     scores = model.forward(xb)                    (N, ...) -> (N, C)
     loss, dscores = loss_fn(scores, yb)
     model.backward(dscores)                       fills every layer's grads
+    loss += p.value(params)    for each penalty   terms of the loss that depend on the parameters only
+    grads[k] += p.grad(params)[k]                 ... and their gradients (minigrad/penalties.py)
     rule.before_step(trainer)  for each rule      may change trainer.grads (corrections, clipping)
     optimizer.step(model.params, trainer.grads)   in-place update
     rule.after_step(trainer)   for each rule      may change params (sign constraints, projections)
@@ -32,6 +34,15 @@ per batch (``Dropout``; on NumPy only: CuPy keeps generator states on the device
 and there they restart from their seeds) and the state of every rule that has
 ``state_dict()``/``load_state_dict(d)`` (build the rules again the same way
 before resuming; the Trainer puts their state back).
+
+Penalties (``minigrad.penalties``: ``L1``, ``L2``, the E/I separation
+penalties) are the one way a term that depends on the parameters alone enters
+training: ``Trainer(..., penalties=[L1(1e-3, keys=("Wa", "Wl")), ...])``. Each
+penalty's ``value`` is added to the step's loss (so ``loss_steps`` and the
+``train_loss`` history are the whole objective that is minimised; validation
+and test losses stay the data loss alone) and its ``grad`` to ``trainer.grads``
+before any rule's ``before_step``, so rules (clipping, corrections) see the
+gradient of the whole objective. Their settings enter the resume fingerprint.
 
 Update rules are objects with any of these methods (all optional):
 
@@ -87,6 +98,8 @@ class Trainer:
         epochs: number of epochs to train.
         rng: int seed or Generator for the shuffling.
         rules: list of update rules (see module docstring).
+        penalties: list of penalties (``minigrad.penalties``): each one's ``value(params)`` is
+            added to the training loss and its ``grad(params)`` to the gradients, every step.
         scheduler: optional object with ``step(epoch_train_loss)``.
         checkpoint: path of the .npz checkpoint written after each epoch, or None.
         resume: if True and ``checkpoint`` exists, continue from it (it must match
@@ -106,7 +119,7 @@ class Trainer:
     """
 
     def __init__(self, model, data, optimizer, loss_fn=softmax_cross_entropy, batch_size=100,
-                 epochs=10, rng=0, rules=(), scheduler=None, checkpoint=None, resume=False, fresh=False,
+                 epochs=10, rng=0, rules=(), penalties=(), scheduler=None, checkpoint=None, resume=False, fresh=False,
                  progress=True, eval_batch_size=1000, accuracy=True, dtype=None):
         missing = {"X_train", "y_train"} - set(data)
         if missing:
@@ -123,6 +136,13 @@ class Trainer:
         self.eval_batch_size = _count("eval_batch_size", eval_batch_size, 1)
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.rules, self.scheduler = list(rules), scheduler
+        self.penalties = list(penalties)
+        for p in self.penalties:
+            if not (hasattr(p, "value") and hasattr(p, "grad")):
+                raise TypeError(f"Trainer: a penalty needs value(params) and grad(params), got {p!r}")
+            if not p.grad(model.params):           # a misspelt name fails here (KeyError), not silently
+                raise ValueError(f"Trainer: the penalty {p!r} reads none of the model's parameters "
+                                 f"({sorted(model.params)})")
         for rule in self.rules:
             if hasattr(rule, "attach"):
                 rule.attach(self)
@@ -219,6 +239,7 @@ class Trainer:
             if first is not None:
                 first.needs_input_grad = keep
         self.grads = self.model.grads
+        loss = self._add_penalties(loss)
         for rule in self.rules:
             if hasattr(rule, "before_step"):
                 rule.before_step(self)
@@ -228,6 +249,15 @@ class Trainer:
                 rule.after_step(self)
         self.step_count += 1
         return loss, scores
+
+    def _add_penalties(self, loss):
+        """Add every penalty's value to ``loss`` (returned) and its gradient to ``self.grads``."""
+        params = self.model.params
+        for p in self.penalties:
+            loss = loss + p.value(params)
+            for name, g in p.grad(params).items():
+                self.grads[name] = self.grads[name] + g    # new arrays: the layers' own grads stay data-only
+        return loss
 
     def _input_layer(self):
         """The layer that reads the input batch, if it can skip computing dx (``needs_input_grad``)."""

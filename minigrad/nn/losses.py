@@ -55,6 +55,11 @@ def mse_loss(pred, target):
 def l2_penalty(params, reg, keys=("W",)):
     """Weight decay term  0.5 * reg * sum ||W||^2  over the named weights.
 
+    The formula only: training adds it through ``minigrad.penalties.L2`` given to the
+    Trainer (``Trainer(..., penalties=[L2(reg)])``), the one way a parameter penalty
+    enters the loss and the gradients. (The optimizers' ``weight_decay`` is a different
+    thing: a decay of every parameter inside the update, not a term of the reported loss.)
+
     Args:
         params: dict name -> array (e.g. ``model.params``).
         reg: strength.
@@ -71,7 +76,10 @@ def l2_penalty(params, reg, keys=("W",)):
 
 
 def l1_penalty(params, reg, keys=("W",)):
-    """Sparsity term  reg * sum |W|;  its (sub)gradient is reg * sign(W)."""
+    """Sparsity term  reg * sum |W|;  its (sub)gradient is reg * sign(W).
+
+    The formula only: training adds it through ``minigrad.penalties.L1`` given to the Trainer.
+    """
     loss, grads = 0.0, {}
     for name, w in params.items():
         if name.rsplit(".", 1)[-1] in keys:
