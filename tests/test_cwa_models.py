@@ -166,14 +166,25 @@ def _active_fractions(net, x):
 
 
 @pytest.mark.parametrize("hidden", [(200, 200), (120, 80, 60)])
-def test_deep_cwa_defaults_have_active_units_in_every_layer(hidden):
+@pytest.mark.parametrize("kind", ["cwa", "lateral"])
+def test_deep_cwa_defaults_have_active_units_in_every_layer(hidden, kind):
     """With the builder's defaults every hidden layer has active units at initialisation; built
     literally (e_r = -0.4 in every layer) the layers after the first are silent for every input."""
     x, _ = _mnist_cwa_inputs(256)
-    default = _active_fractions(cwa_mlp(x.shape[1], hidden, rng=0), x)
-    assert all(f > 0.1 for f in default), default
-    literal = _active_fractions(cwa_mlp(x.shape[1], hidden, rng=0, deep_rest_potential=None), x)
+    default = _active_fractions(cwa_mlp(x.shape[1], hidden, kind=kind, rng=0), x)
+    assert all(f > 0.05 for f in default), default
+    literal = _active_fractions(cwa_mlp(x.shape[1], hidden, kind=kind, rng=0, deep_rest_potential=None), x)
     assert literal[0] > 0.05 and all(f == 0.0 for f in literal[1:]), literal
+
+
+def test_lateral_inhibition_near_1_silences_a_layer_at_init():
+    """Why cwa_mlp starts LateralCWA's interneuron -> principal conductances at 1e-4: near 1 (the
+    layer's own default) the interneurons silence even the first layer."""
+    from minigrad.nn import LateralCWA
+    x, _ = _mnist_cwa_inputs(256)
+    near_1 = LateralCWA(x.shape[1], 200, rng=0).forward(x)
+    small = LateralCWA(x.shape[1], 200, rng=0, lateral_conductance=1e-4).forward(x)
+    assert float(to_numpy((near_1 > 0).mean())) < 0.01 < 0.05 < float(to_numpy((small > 0).mean()))
 
 
 def test_deep_cwa_defaults_loss_falls_within_a_few_steps():
