@@ -113,7 +113,8 @@ def load(dataset, args, cfg, rng):
         print("NOTE:", note)
     split = train_val_split(xtr, ytr, min(c["n_val"], len(xtr) // 5), rng, n_train=c["n_train"])
     n_test = min(c["n_test"], len(xte))
-    split["X_test"], split["y_test"] = xte[:n_test], yte[:n_test]
+    te = np.sort(rng.permutation(len(xte))[:n_test])     # a random subset: the image folders are sorted by class
+    split["X_test"], split["y_test"] = xte[te], yte[te]
     return split, provenance.data_used(NAMES[dataset], source, len(split["X_train"]), len(split["X_val"]), n_test,
                                        fallback=fallback, note=note)
 
