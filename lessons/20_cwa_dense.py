@@ -15,7 +15,10 @@ What it shows
        first e_r = 0 (``deep_rest_potential``): about half their units are
        active at initialisation, and the network learns. The figure
        ``active_units.png`` follows the fraction of active units per hidden
-       layer over training for both settings.
+       layer over training for both settings. It is not the whole story: with
+       three hidden layers on CIFAR-10 the deeper layers still fall silent
+       within a few steps of training (a term shared by all units of a layer,
+       ``cwa_nets.py``), unless batchnorm removes it (CWA + BN).
     1. MNIST, 2 hidden layers of 2,000 (table 1): CWA 98.65% vs affine + BN
        98.72% test accuracy: "nearly equal".
     2. CIFAR-10, 3 hidden layers 2000-1000-500 (table 1): CWA 61.98, CWA + BN
