@@ -251,7 +251,8 @@ def main():
         ledger.Claim(
             id="10.unlearns-original", paper="feedback-alignment-limits", where="Section 2.7",
             statement="Trained long enough, the FA net with a fixed sign per synapse un-learns (ours: its validation "
-                      "accuracy over the last 10% of epochs at least 5 points below its best), at the original setting.",
+                      "accuracy over the last 10% of epochs at least 5 points below its best), at the original "
+                      "setting.",
             unit="points of validation accuracy lost after the best epoch", paper_values={},
             ours={"FA, fixed sign per synapse": per_seed(o, "FA, fixed sign per synapse", "drop"),
                   "FA, unconstrained (control)": per_seed(o, "FA, unconstrained", "drop")},
