@@ -28,6 +28,23 @@ def test_loss_falls_and_accuracy_rises():
     assert h["val_acc"][-1] > 0.9
 
 
+def test_sequence_scores_are_scored_by_their_last_step():
+    """A readout at every step (N, T, C): the loss covers all steps, accuracy reads the last one."""
+    r = np.random.default_rng(0)
+    X = r.standard_normal((120, 4, 3)).astype(np.float32)
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(np.int64)         # known only once the whole sequence is read
+    data = {"X_train": X[:90], "y_train": y[:90], "X_val": X[90:], "y_val": y[90:]}
+    model = nn.Sequential(nn.RNN(3, 8, rng=0), nn.TemporalLinear(8, 2, rng=1))
+    t = Trainer(model, data, optim.Momentum(0.05), loss_fn=nn.sequence_cross_entropy, batch_size=30, epochs=3,
+                progress=False)
+    h = t.fit()
+    scores = to_numpy(model.eval().forward(data["X_val"]))  # (30, 4, 2)
+    last_step_acc = float((scores[:, -1].argmax(axis=1) == data["y_val"]).mean())
+    mean_step_acc = float((scores.argmax(axis=2) == data["y_val"][:, None]).mean())
+    assert h["val_acc"][-1] == pytest.approx(last_step_acc)
+    assert last_step_acc != pytest.approx(mean_step_acc)     # so the test tells the two apart
+
+
 def test_epoch_visits_every_example_once():
     data = blobs(n=100)
     seen = []
