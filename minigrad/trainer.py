@@ -154,6 +154,7 @@ class Trainer:
         self.best_epoch = None
         self.grads = {}
         self.fingerprint = ckpt.fingerprint(self)      # what produced this run, before a resume changes anything
+        self.ended = None                               # why a resumed run had ended early (its loss became NaN)
         if checkpoint:
             self._open_checkpoint(checkpoint, resume, fresh)
 
@@ -256,7 +257,13 @@ class Trainer:
         return total_loss / n, (to_float(correct) / n if self.accuracy else float("nan"))
 
     def fit(self):
-        """Train for the remaining epochs; returns ``history``."""
+        """Train for the remaining epochs; returns ``history``.
+
+        A run resumed from a checkpoint whose run ended early (its loss became NaN) is not
+        trained again: it raises the same ``FloatingPointError`` (start it again with ``fresh``)."""
+        if self.ended:
+            raise FloatingPointError(f"Trainer: the run of {self.checkpoint} ended early ({self.ended}); "
+                                     "it is not trained again (start it afresh with --fresh, Trainer(fresh=True))")
         n = len(self.X_train)
         steps = (n + self.batch_size - 1) // self.batch_size
         if self.epoch < self.epochs:
@@ -346,5 +353,7 @@ class Trainer:
         arrays, meta = ckpt.read(path)
         ckpt.check_resumable(path, meta, self.fingerprint)
         ckpt.restore(self, path, arrays, meta)
-        done = " (finished: nothing to train)" if meta["epoch"] >= self.epochs else ""
+        self.ended = meta.get("ended")
+        done = (f" (ended early: {self.ended}; nothing to train)" if self.ended else
+                " (finished: nothing to train)" if meta["epoch"] >= self.epochs else "")
         self.progress.say(f"minigrad: resumed from {path} after epoch {self.epoch}{done}")

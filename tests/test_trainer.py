@@ -205,6 +205,19 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_good_checkpoint(tmp_p
             np.testing.assert_array_equal(z["param/" + k], v)
 
 
+def test_resuming_a_run_that_ended_on_a_nan_loss_does_not_train_it_again(tmp_path):
+    ck = tmp_path / "ck.npz"
+    t = Trainer(mlp(), blobs(), optim.SGD(1e30), batch_size=50, epochs=3, progress=False, checkpoint=str(ck))
+    with pytest.warns(RuntimeWarning), pytest.raises(FloatingPointError):
+        t.fit()
+    kept = ck.read_bytes()
+    again = Trainer(mlp(), blobs(), optim.SGD(1e30), batch_size=50, epochs=3, progress=False, checkpoint=str(ck),
+                    resume=True)
+    with pytest.raises(FloatingPointError, match="ended early.*not trained again"):
+        again.fit()
+    assert ck.read_bytes() == kept and again.step_count == 0
+
+
 def test_rules_run_in_order_around_the_step():
     calls = []
 
