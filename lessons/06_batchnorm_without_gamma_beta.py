@@ -196,7 +196,7 @@ def main():
         ax.grid(alpha=0.3), ax.legend(fontsize=7)
     axes[0].set_ylabel("training accuracy after the last epoch")
     fig.suptitle("paper: running statistics of previous batches are bad for every batch size 1..100 and momentum "
-                 "0..0.9;\nfolding the current batch in first is as good as batch statistics", fontsize=9)
+                 "0..0.9;\nfolding the current batch in first is as good as batch statistics", fontsize=9, y=1.08)
     save_figure(fig, out, "running_stats.png")
 
     # ---- the claims (the same numbers as the printed tables and the docstring's Measured section)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from minigrad import nn, optim
-from minigrad.backend import to_numpy
+from minigrad.backend import to_device, to_numpy
 from minigrad.trainer import Trainer
 
 
@@ -38,7 +38,7 @@ def test_sequence_scores_are_scored_by_their_last_step():
     t = Trainer(model, data, optim.Momentum(0.05), loss_fn=nn.sequence_cross_entropy, batch_size=30, epochs=3,
                 progress=False)
     h = t.fit()
-    scores = to_numpy(model.eval().forward(data["X_val"]))  # (30, 4, 2)
+    scores = to_numpy(model.eval().forward(to_device(data["X_val"])))  # (30, 4, 2)
     last_step_acc = float((scores[:, -1].argmax(axis=1) == data["y_val"]).mean())
     mean_step_acc = float((scores.argmax(axis=2) == data["y_val"][:, None]).mean())
     assert h["val_acc"][-1] == pytest.approx(last_step_acc)
