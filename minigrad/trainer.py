@@ -84,6 +84,12 @@ def _count(name, value, low):
     return int(value)
 
 
+def predicted(scores):
+    """The class each example is given: argmax of (N, C) scores; of sequence scores (N, T, C)
+    (a readout at every step), the last step's, the one that has read the whole sequence."""
+    return (scores[:, -1] if scores.ndim == 3 else scores).argmax(axis=1)
+
+
 class Trainer:
     """Train ``model`` on in-memory data.
 
@@ -108,7 +114,8 @@ class Trainer:
             (without ``resume`` or ``fresh``, an unfinished run's checkpoint is refused).
         progress: print one compact line per epoch (and one during long epochs).
         eval_batch_size: batch size for evaluation passes.
-        accuracy: compute accuracies (set False for regression/autoencoders).
+        accuracy: compute accuracies (set False for regression/autoencoders); for
+            sequence scores (N, T, C) the accuracy of the last step (``predicted``).
         dtype: the float dtype data is cast to (default: the model's parameter dtype).
 
     After ``fit()``: ``history`` holds per-epoch ``train_loss``, ``train_acc``,
@@ -167,6 +174,7 @@ class Trainer:
         self.best_epoch = None
         self.grads = {}
         self.fingerprint = ckpt.fingerprint(self)      # what produced this run, before a resume changes anything
+        self.ended = None                               # why a resumed run had ended early (its loss became NaN)
         if checkpoint:
             self._open_checkpoint(checkpoint, resume, fresh)
 
@@ -223,9 +231,9 @@ class Trainer:
         device scalar and the model's output (N, C) for that batch."""
         scores = self.model.forward(xb)
         if self._label_max is not None:             # first step: the labels fit the model's scores
-            if scores.ndim == 2 and self._label_max >= scores.shape[1]:
+            if scores.ndim in (2, 3) and self._label_max >= scores.shape[-1]:
                 raise ValueError(f"Trainer: the labels go up to {self._label_max} but the model gives "
-                                 f"{scores.shape[1]} scores per example (classes 0..{scores.shape[1] - 1})")
+                                 f"{scores.shape[-1]} scores per example (classes 0..{scores.shape[-1] - 1})")
             self._label_max = None
         loss, dscores = self.loss_fn(scores, yb)
         # Nothing uses the gradient of the input batch: the first layer may skip it
@@ -274,12 +282,18 @@ class Trainer:
             loss, _ = self.loss_fn(scores, yb)
             total_loss += to_float(loss) * len(xb)
             if self.accuracy:
-                correct = correct + (scores.argmax(axis=1) == yb).sum()     # summed on the device
+                correct = correct + (predicted(scores) == yb).sum()       # summed on the device
         self.model.train()
         return total_loss / n, (to_float(correct) / n if self.accuracy else float("nan"))
 
     def fit(self):
-        """Train for the remaining epochs; returns ``history``."""
+        """Train for the remaining epochs; returns ``history``.
+
+        A run resumed from a checkpoint whose run ended early (its loss became NaN) is not
+        trained again: it raises the same ``FloatingPointError`` (start it again with ``fresh``)."""
+        if self.ended:
+            raise FloatingPointError(f"Trainer: the run of {self.checkpoint} ended early ({self.ended}); "
+                                     "it is not trained again (start it afresh with --fresh, Trainer(fresh=True))")
         n = len(self.X_train)
         steps = (n + self.batch_size - 1) // self.batch_size
         if self.epoch < self.epochs:
@@ -310,7 +324,7 @@ class Trainer:
             self.loss_steps.append(loss_value)
             loss_sum += loss_value * len(idx)
             if self.accuracy:
-                correct = correct + (scores.argmax(axis=1) == yb).sum()  # on the device: no sync
+                correct = correct + (predicted(scores) == yb).sum()      # on the device: no sync
             self.progress.step(self.epoch + 1, self.epochs, s + 1, steps, loss_value)
         self._end_epoch(loss_sum / n, to_float(correct) / n if self.accuracy else float("nan"), start)
 
@@ -369,5 +383,7 @@ class Trainer:
         arrays, meta = ckpt.read(path)
         ckpt.check_resumable(path, meta, self.fingerprint)
         ckpt.restore(self, path, arrays, meta)
-        done = " (finished: nothing to train)" if meta["epoch"] >= self.epochs else ""
+        self.ended = meta.get("ended")
+        done = (f" (ended early: {self.ended}; nothing to train)" if self.ended else
+                " (finished: nothing to train)" if meta["epoch"] >= self.epochs else "")
         self.progress.say(f"minigrad: resumed from {path} after epoch {self.epoch}{done}")

@@ -38,6 +38,37 @@ def softmax_cross_entropy(scores, y):
     return loss, dscores
 
 
+def sequence_cross_entropy(scores, y):
+    """Softmax cross-entropy at every time step, averaged over steps and batch.
+
+    For an RNN with a readout at every step, y(t) = softmax(U h(t)) (Khandwala &
+    Bedi, section 2.5), each step t has its own target.
+
+    Args:
+        scores: (N, T, C) class scores of every step.
+        y: (N, T) integer targets of every step, or (N,): the same target at
+            every step (a sequence label, e.g. the digit a row-by-row MNIST
+            sequence shows).
+    Returns:
+        loss: 0-d array, -(1/(N T)) sum_{i,t} log softmax(scores_it)[y_it].
+        dscores: (N, T, C), (softmax(scores_it) - onehot(y_it)) / (N T).
+
+    It is ``softmax_cross_entropy`` over the N*T rows (the mean over steps, so
+    a learning rate means the same as with one readout; CS231n's
+    temporal_softmax_loss sums over steps, which is T times larger).
+    """
+    if scores.ndim != 3:
+        raise ValueError(f"sequence_cross_entropy: expected scores of shape (N, T, C), got {tuple(scores.shape)}")
+    N, T, C = scores.shape
+    if y.shape == (N,):
+        y = xp.broadcast_to(y[:, None], (N, T))
+    if y.shape != (N, T):
+        raise ValueError(f"sequence_cross_entropy: expected targets of shape ({N}, {T}) or ({N},), "
+                         f"got {tuple(y.shape)}")
+    loss, drows = softmax_cross_entropy(scores.reshape(N * T, C), y.reshape(N * T))
+    return loss, drows.reshape(N, T, C)
+
+
 def mse_loss(pred, target):
     """Mean squared error, averaged over every element.
 
