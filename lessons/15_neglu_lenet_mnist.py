@@ -82,7 +82,16 @@ Measured (default run, seed 0)
     at 0 / 5 / 10%, training error 22.2 / 22.1 / 22.0%; no effect, no divergence.
     Time: 919 s (MNIST) + 135 s (Fashion-MNIST) = 17.6 minutes, measured while
     the 2 cores were shared with other jobs (load average 8-11); not measured
-    on an idle machine. (Run of 2026-12-02.)
+    on an idle machine. (Run of 2026-12-02, made before the lesson recorded claims.)
+    Claims (``claims`` below; verdicts by its rules on the numbers above; a new default run
+    writes them, with the data used, to metrics.json):
+    - 15.mnist.test-rises, does not hold: 4.25% at 0% and 4.15% at 9% NegLUs (thesis: +1.76 points).
+    - 15.mnist.gap-narrows: the gap narrows by 0.10 point plus the 0.00-0.05 point difference of the
+      two training errors (0.24-0.29%), so by less than the rule's 0.2: partly (thesis: 0.33).
+    - 15.mnist.diverges-at-10, does not hold: the 10% net trains (training error below 1%).
+    - 15.mnist.first-epochs: lowest test error of epochs 1-5 is 6.10% (1%) against 6.15% (ReLU),
+      so the rule says holds, by one test digit: within noise, not the thesis's effect.
+    - 15.fashion.diverges-at-10 (beyond the thesis), does not hold: 22.0% training error at 10%.
 
 Run
     python lessons/15_neglu_lenet_mnist.py            # default (17.6 minutes on 2 busy cores)
@@ -98,7 +107,7 @@ import time
 
 import numpy as np
 
-from minigrad import nn, optim
+from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_device
 from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
                                  save_metrics)
@@ -122,6 +131,12 @@ SETTINGS = {
     "full": dict(mnist=dict(shares=ALL_SHARES, epochs=20, n_train=55000, n_val=5000, n_test=10000),
                  fashion=dict(shares=ALL_SHARES, epochs=20, n_train=55000, n_val=5000, n_test=10000)),
 }
+
+
+def epoch_ticks(ax, n_epochs):
+    """Ticks at whole epochs 1..n_epochs (at most about ten of them)."""
+    ax.set_xticks(np.arange(1, n_epochs + 1, max(1, round(n_epochs / 10))))
+    ax.set_xlim(0.7, n_epochs + 0.3)
 
 
 def build_lenet(share, seed):
@@ -153,24 +168,33 @@ class TestErrorCurve:
 
 
 def load_data(name, cfg, args, rng):
-    """Images as (N, 1, 28, 28) float32 pixels 0..255 minus the mean training image; None if absent."""
+    """Images as (N, 1, 28, 28) float32 pixels 0..255 minus the mean training image.
+
+    Returns (data, test, description, provenance entry); for an absent Fashion-MNIST
+    (None, None, None, provenance entry saying it was skipped)."""
     from minigrad.data import load_fashion_mnist, load_mnist, load_mnist_sample
+    from minigrad.data.paths import data_dir
+    fallback, note = False, ""
     if name == "mnist":
         source = "embedded 5,000-digit MNIST sample (test: first 2,000 official test digits)"
         (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
+        note = "by design outside --full (the thesis trained on all 60,000 digits)"
         if args.mode == "full":
             try:
                 (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-                source = "full MNIST (60,000 / 10,000)"
+                source, note = f"MNIST ({data_dir() / 'mnist'}: {len(xtr)} / {len(xte)})", ""
             except FileNotFoundError:
-                print("MNIST is not installed (python data_scripts/mnist.py): --full uses the embedded sample")
+                fallback = True
+                note = "MNIST is not installed (python data_scripts/mnist.py): --full uses the embedded sample"
+                print(note)
     else:
         try:
             (xtr, ytr), (xte, yte) = load_fashion_mnist(split="train"), load_fashion_mnist(split="test")
         except FileNotFoundError as e:
             print(f"Fashion-MNIST part skipped: {e}")
-            return None
-        source = "Fashion-MNIST (60,000 / 10,000)"
+            return None, None, None, provenance.data_used(
+                "Fashion-MNIST", source="not installed", note="skipped (python data_scripts/fashion_mnist.py)")
+        source = f"Fashion-MNIST ({data_dir() / 'fashion-mnist'}: {len(xtr)} / {len(xte)})"
     n_train = min(cfg["n_train"], len(xtr) - cfg["n_val"])
     order = rng.permutation(len(xtr))
     tr, va = order[:n_train], order[n_train:n_train + cfg["n_val"]]
@@ -180,10 +204,13 @@ def load_data(name, cfg, args, rng):
     def prep(x):
         return (x.astype(np.float32) - mean)[:, None]
     data = {"X_train": prep(xtr[tr]), "y_train": ytr[tr], "X_val": prep(xtr[va]), "y_val": ytr[va]}
-    return data, (prep(xte[te]), yte[te]), f"{source}; {n_train} train / {len(va)} validation / {len(te)} test"
+    used = provenance.data_used("MNIST" if name == "mnist" else "Fashion-MNIST", source=source, n_train=len(tr),
+                                n_val=len(va), n_test=len(te), fallback=fallback, note=note)
+    return (data, (prep(xte[te]), yte[te]), f"{source}; {n_train} train / {len(va)} validation / {len(te)} test",
+            used)
 
 
-def run_share(name, share, data, test, cfg, args, out):
+def run_share(name, share, data, test, cfg, args, out, clock):
     model = build_lenet(share, args.seed + 1)
     X_test, y_test = to_device(test[0]), to_device(test[1])
     opt = optim.Momentum(TRAINING["lr"], momentum=TRAINING["momentum"], weight_decay=TRAINING["weight_decay"])
@@ -192,7 +219,8 @@ def run_share(name, share, data, test, cfg, args, out):
                       checkpoint=checkpoint_path(out, args, f"{name}_negshare{share:.2f}"), resume=args.resume)
     nan = False
     try:
-        h = trainer.fit()
+        with clock("train"):                    # includes the per-epoch test-error curve of figure 12
+            h = trainer.fit()
     except FloatingPointError as e:             # the loss became NaN/inf: training diverged
         print(f"  {e}")
         h, nan = trainer.history, True
@@ -219,13 +247,17 @@ def plot_dataset(name, runs, out, title):
         ax.plot(e, 100 * (1 - np.array(h["train_acc"])), "C0-", label="train")
         ax.plot(e, 100 * (1 - np.array(h["val_acc"])), "C2--", label="validation")
         ax.plot(e, 100 * np.array(h.get("test_err", [])), "C1:", label="test")
+        if name == "mnist" and share in THESIS_TEST:
+            ax.axhline(THESIS_TEST[share], color="C3", lw=1, ls="-.",
+                       label="thesis test (table 6, 60,000 digits)")
         ax.set_title(f"{100 * share:g}% NegLU" + (" (diverged)" if runs[share]["diverged"] else ""), fontsize=9)
-        ax.set_yscale("log"), ax.grid(alpha=0.3)
+        ax.set_yscale("symlog", linthresh=0.1), ax.set_ylim(0, 100), ax.grid(alpha=0.3, which="both")
+        epoch_ticks(ax, len(e))
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
     for ax in list(axes.flat)[len(shares):]:
         ax.axis("off")
-    axes[0, 0].set_ylabel("error %"), axes[0, 0].legend(fontsize=7)
+    axes[0, 0].set_ylabel("error % (log above 0.1%)"), axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"{title}: error per epoch (thesis figure 12)")
     save_figure(fig, out, f"{name}_curves.png")
 
@@ -260,27 +292,116 @@ def plot_dataset(name, runs, out, title):
                 ax.plot(np.arange(1, 10), 100 * np.array(THESIS_FIRST[share]), f"C{i}x:",
                         label=f"{100 * share:g}% NegLU: thesis table 8")
         ax.set_xlabel("epoch"), ax.set_ylabel("error %"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
+        epoch_ticks(ax, max(9 if name == "mnist" else 1, len(runs[0.0]["history"]["test_err"])))
         ax.set_title(f"{title}: first epochs, ReLU vs 1% NegLU (thesis table 8)")
         save_figure(fig, out, f"{name}_first_epochs.png")
+
+
+def claims(results, used):
+    """The thesis's MNIST claims (tables 6-8, section 4.5.1) and one beyond it on Fashion-MNIST, as ledger Claims.
+
+    Ours are percentages at the best-validation epoch; None where this run has no such share
+    (the verdict is then "not run"). Thresholds are ours, about half the thesis's effect.
+    """
+    mn, fa = results["mnist"].get("runs", {}), results["fashion"].get("runs", {})
+
+    def pct(runs, share, key):
+        r = runs.get(share)
+        return None if r is None or key not in r else 100 * r[key]
+
+    def diff(a, b):
+        return None if a is None or b is None else a - b
+
+    def cond(name, data):
+        d = used[data]
+        cfg = results[data].get("settings", {})
+        if "runs" not in results[data]:                     # the part was skipped (data not installed)
+            return ledger.Conditions(data=f"{d['name']} (not installed: skipped)", differs=[d["note"]])
+        return ledger.Conditions(
+            data=d["name"] + (" (embedded 5,000-digit sample)" if "embedded" in d["source"] else "")
+            + (" (fallback)" if d["fallback"] else ""), n_train=d["n_train"], n_val=d["n_val"], n_test=d["n_test"],
+            epochs=cfg.get("epochs"), differs=[
+                f"{d['n_train']} training images (thesis: 60,000 MNIST digits)", "1 seed",
+                "errors at the best-validation epoch (thesis: 20 epochs)",
+                f"shares tried: {', '.join(f'{100 * s:g}' for s in cfg.get('shares', ()))}%"])
+    t0, t9, tr0, tr9 = (pct(mn, 0.0, "test_err"), pct(mn, 0.09, "test_err"), pct(mn, 0.0, "train_err"),
+                        pct(mn, 0.09, "train_err"))
+    first = {}
+    for share in (0.0, 0.01):
+        h = mn.get(share, {}).get("history", {})
+        first[share] = 100 * min(h["test_err"][:5]) if h.get("test_err") else None
+    rise, narrow = "rise 0% -> 9% (points)", "narrowing 0% -> 9% (points)"
+    return [
+        ledger.Claim(
+            id="15.mnist.test-rises", paper="negative-rectifiers-thesis", where="section 4.5.1, Table 6",
+            statement="The test error of MixLU-LeNet rises with the share of NegLUs, from 0.92% (ReLU) to 2.68% at "
+                      "9%; rule: a rise of at least 1 point (partly 0.5).",
+            unit="% test error", paper_values={"0% NegLU": THESIS_TEST[0.0], "9% NegLU": THESIS_TEST[0.09],
+                                               rise: THESIS_TEST[0.09] - THESIS_TEST[0.0]},
+            ours={"0% NegLU": t0, "9% NegLU": t9, rise: diff(t9, t0)},
+            rule=ledger.at_least(1.0, rise, partly=0.5), conditions=cond("mnist", "mnist")),
+        ledger.Claim(
+            id="15.mnist.gap-narrows", paper="negative-rectifiers-thesis", where="section 4.5.1, Table 7",
+            statement="Training error rises faster than test error, so the test - train gap narrows from 0.92 "
+                      "(ReLU) to 0.59 points at 9% NegLUs; rule: narrows by at least 0.2 point (partly: at all).",
+            unit="points of test - train error",
+            paper_values={"gap 0%": THESIS_TEST[0.0] - THESIS_TRAIN[0.0],
+                          "gap 9%": THESIS_TEST[0.09] - THESIS_TRAIN[0.09],
+                          narrow: (THESIS_TEST[0.0] - THESIS_TRAIN[0.0]) - (THESIS_TEST[0.09] - THESIS_TRAIN[0.09])},
+            ours={"gap 0%": diff(t0, tr0), "gap 9%": diff(t9, tr9), narrow: diff(diff(t0, tr0), diff(t9, tr9))},
+            rule=ledger.at_least(0.2, narrow, partly=0.0), conditions=cond("mnist", "mnist")),
+        ledger.Claim(
+            id="15.mnist.diverges-at-10", paper="negative-rectifiers-thesis", where="section 4.5.1, Tables 6-7",
+            statement="With 10% NegLUs training diverges (90.13% training error); rule: our last-epoch training "
+                      "error at 10% at least 85% (partly 50%).",
+            unit="% training error (last epoch)", paper_values={"10% NegLU": THESIS_TRAIN[0.10]},
+            ours={"10% NegLU": last_train_value(mn, 0.10)},
+            rule=ledger.at_least(85, "10% NegLU", partly=50), conditions=cond("mnist", "mnist")),
+        ledger.Claim(
+            id="15.mnist.first-epochs", paper="negative-rectifiers-thesis", where="section 4.5.1, Table 8, Figure 12",
+            statement="In the first epochs the 1% MixLU-LeNet reaches low error sooner than the ReLU-LeNet; rule: "
+                      "its lowest test error over epochs 1-5 below the ReLU net's.",
+            unit="% test error (lowest of epochs 1-5)",
+            paper_values={"ReLU": 100 * min(THESIS_FIRST[0.0][:5]), "1% NegLU": 100 * min(THESIS_FIRST[0.01][:5])},
+            ours={"ReLU": first[0.0], "1% NegLU": first[0.01]},
+            rule=ledger.ordering(["ReLU", "1% NegLU"]), conditions=cond("mnist", "mnist")),
+        ledger.Claim(
+            id="15.fashion.diverges-at-10", paper="negative-rectifiers-thesis",
+            where="section 4.5.1 (beyond the thesis: Fashion-MNIST)",
+            statement="Beyond the thesis (which predates Fashion-MNIST): its MNIST result, divergence at 10% "
+                      "NegLUs, carries over to Fashion-MNIST; rule: last-epoch training error at 10% at least 85% "
+                      "(partly 50%).",
+            unit="% training error (last epoch)", paper_values={},
+            ours={"10% NegLU": last_train_value(fa, 0.10)},
+            rule=ledger.at_least(85, "10% NegLU", partly=50), conditions=cond("fashion", "fashion")),
+    ]
+
+
+def last_train_value(runs, share):
+    """Training error % of the last finished epoch at ``share`` (90 for a run that produced NaN in its first)."""
+    r = runs.get(share)
+    if r is None:
+        return None
+    acc = r["history"]["train_acc"]
+    return 100 * (1 - acc[-1]) if acc else 90.0
 
 
 def main():
     args = parse_args(__doc__.splitlines()[0])
     out = output_dir(__file__, args)
     settings = SETTINGS[args.mode]
-    results, timings = {}, {}
+    results, timings, used, clock = {}, {}, {}, provenance.Clock()
     for name, title in (("mnist", "MNIST"), ("fashion", "Fashion-MNIST")):
         cfg = settings[name]
-        loaded = load_data(name, cfg, args, np.random.default_rng(args.seed))
-        if loaded is None:
+        data, test, source, used[name] = load_data(name, cfg, args, np.random.default_rng(args.seed))
+        if data is None:
             results[name] = {"skipped": "not installed"}
             continue
-        data, test, source = loaded
         print(f"=== {title}: {source}; {cfg['epochs']} epochs", flush=True)
         start = time.perf_counter()
         runs = {}
         for share in cfg["shares"]:
-            r = runs[share] = run_share(name, share, data, test, cfg, args, out)
+            r = runs[share] = run_share(name, share, data, test, cfg, args, out, clock)
             if "test_err" in r:
                 print(f"{title} {100 * share:4.1f}% NegLU ({r['negative_units']} units): best val epoch "
                       f"{r['best_epoch']}, train err {100 * r['train_err']:.2f}%, test err "
@@ -295,9 +416,12 @@ def main():
                          "first_diverged_share": min(diverged) if diverged else None,
                          "shares_tried": list(cfg["shares"])}
 
+    prov = provenance.collect(args, data=list(used.values()), clock=clock)
+    checked = claims(results, used)
     save_metrics(out, {"training": TRAINING, "results": results, "timings": timings,
                        "thesis": {"table6_test_err_pct": THESIS_TEST, "table7_train_err_pct": THESIS_TRAIN,
-                                  "table8_err_per_epoch": THESIS_FIRST, "diverges_at": 0.10}})
+                                  "table8_err_per_epoch": THESIS_FIRST, "diverges_at": 0.10},
+                       "provenance": prov, "claims": ledger.to_json(checked, prov)})
     for name, title in (("mnist", "MNIST"), ("fashion", "Fashion-MNIST")):
         res = results[name]
         if "runs" not in res:
@@ -328,6 +452,9 @@ def main():
                          ([THESIS_FIRST[0.0][e], THESIS_FIRST[0.01][e]] if name == "mnist" else [])
                          for e in range(n)])
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
+    print_table(["claim", "ours", "rule", "verdict"],
+                [[c.id, ", ".join(f"{k} {'-' if v is None else f'{v:.2f}'}" for k, v in c.ours.items()),
+                  c.rule.text(), c.verdict] for c in checked])
 
 
 if __name__ == "__main__":

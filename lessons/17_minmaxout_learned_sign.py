@@ -63,7 +63,13 @@ Measured (default run, seed 0)
     Time: 454 s for the first seven variants (2 cores shared with other jobs,
     load average about 8) plus 92 s for the two lr(s) x1000 variants (added
     afterwards and run with ``--resume``, on a less busy machine): about 9-10
-    minutes. (Run of 2026-12-02.)
+    minutes. (Run of 2026-12-02, made before the lesson recorded claims.)
+    Claims, all beyond the thesis (``claims`` below; verdicts by its rules on the numbers above;
+    a new default run writes them, with the data used, to metrics.json):
+    - 17.minmaxout-vs-mixlu, holds: Min-Maxout 5% min 83.39% above MixLU 5% 82.88%.
+    - 17.min-units-vs-maxout, holds: Min-Maxout 5% min 0.21 point from maxout (83.60%).
+    - 17.learned-sign-decides, does not hold: with lr(s) x1000 the units started at a = 0.5
+      end between 0.26 and 0.71, none below 0.25 or above 0.75 (0% decided).
 
 Run
     python lessons/17_minmaxout_learned_sign.py            # default (about 10 minutes on 2 busy cores)
@@ -75,10 +81,10 @@ import time
 
 import numpy as np
 
-from minigrad import nn, optim
+from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_device, to_numpy
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_accuracy, print_table,
-                                 save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
+                                 save_metrics)
 from minigrad.trainer import Trainer
 
 TRAINING = dict(lr=1e-3, momentum=0.9, weight_decay=5e-4, batch=100, init_scale=0.01, hidden=500)
@@ -111,6 +117,12 @@ VARIANTS = {
 S_LR_FACTOR = {"learned sign, a0=0.95, lr(s) x1000": 1000.0, "learned sign, a0=0.5, lr(s) x1000": 1000.0}
 
 
+def epoch_ticks(ax, n_epochs):
+    """Ticks at whole epochs 1..n_epochs (at most about ten of them)."""
+    ax.set_xticks(np.arange(1, n_epochs + 1, max(1, round(n_epochs / 10))))
+    ax.set_xlim(0.7, n_epochs + 0.3)
+
+
 class ScaleGradient:
     """Update rule: multiply the gradients of the parameters named ``keys`` by ``factor`` before the step.
 
@@ -136,16 +148,19 @@ def build(variant, seed):
 
 
 def load_data(args, cfg, rng):
+    """(data, test, description, provenance entry); the embedded MNIST sample when Fashion-MNIST is absent."""
     from minigrad.data import load_fashion_mnist, load_mnist_sample
+    from minigrad.data.paths import data_dir
     try:
         (xtr, ytr), (xte, yte) = load_fashion_mnist(split="train"), load_fashion_mnist(split="test")
-        source = "Fashion-MNIST"
+        source, origin, note = "Fashion-MNIST", str(data_dir() / "fashion-mnist"), ""
         n_train, n_val = cfg["n_train"], cfg["n_val"]
     except FileNotFoundError:
-        print("Fashion-MNIST is not installed (python data_scripts/fashion_mnist.py): "
-              "using the embedded 5,000-digit MNIST sample")
+        note = ("Fashion-MNIST is not installed (python data_scripts/fashion_mnist.py): "
+                "using the embedded 5,000-digit MNIST sample")
+        print(note)
         (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
-        source = "embedded MNIST sample"
+        source, origin = "embedded MNIST sample", "minigrad/data/embedded"
         n_val = min(cfg["n_val"], 500)
         n_train = min(cfg["n_train"], len(xtr) - n_val)
     order = rng.permutation(len(xtr))
@@ -156,14 +171,72 @@ def load_data(args, cfg, rng):
     def prep(x):
         return (x.astype(np.float32) - mean)[:, None]
     data = {"X_train": prep(xtr[tr]), "y_train": ytr[tr], "X_val": prep(xtr[va]), "y_val": ytr[va]}
-    return data, (prep(xte[te]), yte[te]), f"{source}: {len(tr)} train / {len(va)} validation / {len(te)} test"
+    used = provenance.data_used("Fashion-MNIST" if not note else "MNIST (embedded sample)", source=origin,
+                                n_train=len(tr), n_val=len(va), n_test=len(te), fallback=bool(note), note=note)
+    return data, (prep(xte[te]), yte[te]), f"{source}: {len(tr)} train / {len(va)} validation / {len(te)} test", used
+
+
+def claims(runs, cfg, used):
+    """Section 5.2 proposes these networks without results: every claim is beyond the thesis (ours)."""
+    def acc(name):
+        r = runs.get(name, {})
+        return 100 * r["test_acc"] if "test_acc" in r else None
+    cond = ledger.Conditions(
+        data=used["name"] + (" (fallback)" if used["fallback"] else ""), n_train=used["n_train"],
+        n_val=used["n_val"], n_test=used["n_test"], epochs=cfg["epochs"],
+        differs=["no thesis experiment: networks proposed in section 5.2, settings ours (lesson 15's LeNet)",
+                 "1 seed; test accuracy at the best-validation epoch"])
+    mm, mx, mix = "Min-Maxout k=2, 5% min", "maxout k=2", "MixLU 5%"
+    fast = runs.get("learned sign, a0=0.5, lr(s) x1000", {})
+    decided = (None if "relu_share_quartiles" not in fast else
+               100 * (fast["neglu_like_units"] + fast["relu_like_units"]) / TRAINING["hidden"])
+    where = "section 5.2 (beyond the thesis)"
+    return [
+        ledger.Claim(
+            id="17.minmaxout-vs-mixlu", paper="negative-rectifiers-thesis", where=where,
+            statement="Beyond the thesis (5.2: 'it would be interesting to compare these networks with MixLU "
+                      "networks'): Min-Maxout (k=2, 5% min units) is more accurate than MixLU with 5% NegLUs.",
+            unit="% test accuracy", paper_values={}, ours={mm: acc(mm), mix: acc(mix)},
+            rule=ledger.ordering([mm, mix]), conditions=cond),
+        ledger.Claim(
+            id="17.min-units-vs-maxout", paper="negative-rectifiers-thesis", where=where,
+            statement="Beyond the thesis: min units, the NegLU's generalisation, neither help nor hurt a maxout "
+                      "network; rule: Min-Maxout within 0.5 point of maxout (partly 1.5).",
+            unit="% test accuracy", paper_values={}, ours={mm: acc(mm), mx: acc(mx)},
+            rule=ledger.within(0.5, mm, of=mx, partly=1.5), conditions=cond),
+        ledger.Claim(
+            id="17.learned-sign-decides", paper="negative-rectifiers-thesis", where=where,
+            statement="Beyond the thesis (5.2: activations learned like weights): started half-way (a = 0.5) and "
+                      "with its sign logits' learning rate x1000, each learned-sign unit chooses a side; rule: at "
+                      "least half of the units end NegLU-like (a < 0.25) or ReLU-like (a > 0.75) (partly 10%).",
+            unit="% of the 500 units", paper_values={}, ours={"decided units": decided},
+            rule=ledger.at_least(50, "decided units", partly=10), conditions=cond),
+    ]
+
+
+def plot_runs(out, runs, source):
+    """Training and validation accuracy per epoch, one line per fully connected stage (no thesis numbers)."""
+    fig, axes = figure(1, 2, figsize=(12, 4.5), sharey=True)
+    n = max(len(r["history"]["train_acc"]) for r in runs.values())
+    for ax, key in zip(axes, ("train_acc", "val_acc")):
+        for i, (name, r) in enumerate(runs.items()):
+            ys = 100 * np.array(r["history"][key])
+            ax.plot(np.arange(1, len(ys) + 1), ys, f"C{i % 10}" + ("--" if "learned" in name else "-"), marker=".",
+                    label=name)
+        epoch_ticks(ax, n)
+        ax.set_xlabel("epoch"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
+    axes[0].set_title("training accuracy (running)"), axes[1].set_title("validation accuracy")
+    axes[0].set_ylabel("accuracy (%)")
+    fig.suptitle(f"LeNet, fully connected stage varied ({source}; the thesis has no numbers for these)")
+    save_figure(fig, out, "accuracy.png")
 
 
 def main():
     args = parse_args(__doc__.splitlines()[0])
     out = output_dir(__file__, args)
     cfg = SETTINGS[args.mode]
-    data, (X_test, y_test), source = load_data(args, cfg, np.random.default_rng(args.seed))
+    data, (X_test, y_test), source, used = load_data(args, cfg, np.random.default_rng(args.seed))
+    clock = provenance.Clock()
     X_test, y_test = to_device(X_test), to_device(y_test)
     print(f"{source}; {cfg['epochs']} epochs", flush=True)
     runs, learned, start = {}, {}, time.perf_counter()
@@ -176,7 +249,8 @@ def main():
                           rules=rules, progress=False, checkpoint=checkpoint_path(out, args, variant),
                           resume=args.resume)
         try:
-            h = trainer.fit()
+            with clock("train"):
+                h = trainer.fit()
         except FloatingPointError as e:
             print(f"  {e}")
             h = trainer.history
@@ -186,8 +260,9 @@ def main():
             sign_layer = model[6] if isinstance(model[6], nn.LearnedSignReLU) else None
             if sign_layer is not None:            # the final (not the best-epoch) mix of every unit
                 learned[variant] = to_numpy(sign_layer.relu_share)
-            trainer.restore_best()
-            _, test_acc = trainer.evaluate(X_test, y_test)
+            with clock("eval"):
+                trainer.restore_best()
+                _, test_acc = trainer.evaluate(X_test, y_test)
             r.update(best_epoch=best + 1, train_acc=h["train_acc"][best], val_acc=h["val_acc"][best],
                      test_acc=test_acc)
             if sign_layer is not None:
@@ -205,9 +280,7 @@ def main():
               flush=True)
     seconds = time.perf_counter() - start
 
-    names = list(runs)
-    plot_accuracy(out, runs, lambda n: f"C{names.index(n) % 10}" + ("--" if "learned" in n else "-"),
-                  f"LeNet, fully connected stage varied ({source})")
+    plot_runs(out, runs, source)
     fig, ax = figure(figsize=(6.5, 4))
     for i, (variant, a) in enumerate(learned.items()):
         ax.hist(a, bins=40, range=(0, 1), alpha=0.5, color=f"C{(i + 5) % 10}", label=variant)
@@ -215,15 +288,21 @@ def main():
     ax.set_title("learned-sign rectifier: the mix each unit chose"), ax.grid(alpha=0.3), ax.legend()
     save_figure(fig, out, "learned_sign.png")
 
+    prov = provenance.collect(args, data=[used], clock=clock)
+    checked = claims(runs, cfg, used)
     save_metrics(out, {"data": source, "settings": cfg, "training": TRAINING, "runs": runs,
                        "learned_relu_share": learned, "timings": {"seconds": seconds},
-                       "thesis": "section 5.2 proposes Min-Maxout and learned-sign (ConvAct) networks; no results"})
+                       "thesis": "section 5.2 proposes Min-Maxout and learned-sign (ConvAct) networks; no results",
+                       "provenance": prov, "claims": ledger.to_json(checked, prov)})
     print(f"\n{source}; accuracy % at the best-validation epoch ({cfg['epochs']} epochs)")
     print_table(["fully connected stage", "params", "epoch", "train acc", "val acc", "test acc", "thesis"],
                 [[n, r["params"], r.get("best_epoch", "-"),
                   *(f"{100 * r[k]:.2f}" if k in r else "-" for k in ("train_acc", "val_acc", "test_acc")),
                   "no results (proposed)"] for n, r in runs.items()])
     print(f"time: {seconds:.0f} s")
+    print_table(["claim (beyond the thesis)", "ours", "rule", "verdict"],
+                [[c.id, ", ".join(f"{k} {'-' if v is None else f'{v:.2f}'}" for k, v in c.ours.items()),
+                  c.rule.text(), c.verdict] for c in checked])
 
 
 if __name__ == "__main__":
