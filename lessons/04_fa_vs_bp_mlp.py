@@ -177,7 +177,8 @@ def main():
         # accuracies as fractions, rounded to 4 decimals (0.4581, not 0.45810000000000006)
         results[feedback] = {"final_train_acc": round(h["train_acc"][-1], 4),
                              "max_train_acc": round(max(h["train_acc"]), 4),
-                             "best_val_acc": round(max(h["val_acc"]), 4), "best_epoch": int(np.argmax(h["val_acc"])) + 1,
+                             "best_val_acc": round(max(h["val_acc"]), 4),
+                             "best_epoch": int(np.argmax(h["val_acc"])) + 1,
                              "test_acc": round(test_acc, 4), "seconds": round(sum(h["epoch_time"]), 1)}
         if feedback == "fa":
             results["fa"]["alignment_start"] = {k: round(v, 2) for k, v in monitor.start.items()}

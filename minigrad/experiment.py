@@ -342,7 +342,8 @@ def cifar10_subset(args, n_train, n_val, rng, n_test=10000, used=None):
         print("CIFAR-10 is not installed: --smoke runs on synthetic images")
         # one draw, so that the test images come from the same class templates as the training ones
         images, labels = synthetic_images(n_train + n_val + n_test, (3, 32, 32), 10, rng)
-        images, labels, test_images, test_labels = images[:-n_test], labels[:-n_test], images[-n_test:], labels[-n_test:]
+        images, test_images = images[:-n_test], images[-n_test:]
+        labels, test_labels = labels[:-n_test], labels[-n_test:]
         fallback = True
     data = train_val_split(images, labels, n_val, rng, n_train=n_train)
     if n_test < len(test_images):
