@@ -60,10 +60,12 @@ Outputs: outputs/02_gradient_check/errors.png, training.png and metrics.json.
 """
 import numpy as np
 
-from minigrad import backend, nn, optim
+from minigrad import backend, nn, optim, provenance
 from minigrad.data import flatten, load_mnist_sample, normalize
-from minigrad.experiment import figure, output_dir, parse_args, print_table, save_figure, save_metrics
+from minigrad.experiment import (epoch_ticks, figure, log_scale, output_dir, parse_args, print_table, save_figure,
+                                 save_metrics)
 from minigrad.gradcheck import check_layer
+from minigrad.ledger import round_sig
 from minigrad.nn import batchnorm
 from minigrad.trainer import Trainer
 
@@ -154,12 +156,15 @@ def textbook_training(args, out):
     for (name, h), style in zip(hist.items(), ("-", "--", "-", ":")):
         ax.plot(np.arange(1, len(h["train_loss"]) + 1), h["train_loss"], style, label=name, lw=2)
     ax.set_xlabel("epoch")
+    epoch_ticks(ax)
     ax.set_ylabel("training loss")
     ax.legend(fontsize=8)
     ax.set_title("Lesson 02: the textbook backward is the one that trains (--reference)")
     save_figure(fig, out, "training.png")
     fast, ref = np.array(hist["fast kernels"]["train_loss"]), np.array(hist[textbook]["train_loss"])
-    return {"settings": cfg, "runs": {name: {"train_loss": h["train_loss"], "val_acc": h["val_acc"]}
+    used = provenance.data_used("MNIST (embedded sample)", "minigrad/data/embedded (5,000 training digits)",
+                                n_train=len(data["X_train"]), n_val=len(data["X_val"]))
+    return used, {"settings": cfg, "runs": {name: {"train_loss": h["train_loss"], "val_acc": h["val_acc"]}
                                       for name, h in hist.items()},
             "max_loss_difference_fast_vs_textbook": float(np.abs(fast - ref).max())}
 
@@ -194,7 +199,9 @@ def main():
         for name, (layer, shape) in group.items():
             errors = check_layer(layer, rng.standard_normal(shape), rng=rng)
             worst = max(errors.values())
-            metrics[name] = {"kind": kind, "errors": errors, "worst": worst}
+            # stored to 3 significant digits: 1.23e-10, not 1.2345678901234e-10
+            metrics[name] = {"kind": kind, "errors": {k: round_sig(v, 3) for k, v in errors.items()},
+                             "worst": round_sig(worst, 3)}
             verdict = "ok" if worst < 1e-7 else "WRONG"
             rows.append([name, kind, ", ".join(f"{k} {v:.1e}" for k, v in errors.items()), verdict])
     print_table(["layer", "backward", "relative error per input/parameter", "check"], rows)
@@ -204,14 +211,18 @@ def main():
     worst = [metrics[k]["worst"] for k in names]
     colors = ["tab:green" if metrics[k]["kind"] == "correct" else "tab:red" for k in names]
     ax.barh(names, worst, color=colors)
-    ax.set_xscale("log")
+    log_scale(ax, worst, axis="x")                       # an exact 0 error would not show on a plain log axis
     ax.axvline(1e-7, color="k", ls="--", label="threshold 1e-7")
     ax.set_xlabel("worst relative error (log scale)")
     ax.legend()
     ax.set_title("Lesson 02: correct backward passes vs classic bugs")
     save_figure(fig, out, "errors.png")
-    training = textbook_training(args, out)
-    save_metrics(out, {"gradient_checks": metrics, "kernels": backend.kernels(), "textbook_training": training})
+    clock = provenance.Clock()
+    with clock("train"):
+        used, training = textbook_training(args, out)
+    # the gradient checks use random float64 arrays (no data set); the training part the MNIST sample
+    save_metrics(out, {"gradient_checks": metrics, "kernels": backend.kernels(), "textbook_training": training,
+                       "provenance": provenance.collect(args, data=[used], clock=clock)})
     failed = [k for k, v in metrics.items() if v["kind"] == "correct" and v["worst"] >= 1e-7]
     if failed:
         raise SystemExit(f"lesson 02: the gradient check failed for {failed} under the {backend.kernels()} "

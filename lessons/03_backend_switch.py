@@ -76,11 +76,12 @@ import time
 
 import numpy as np
 
-from minigrad import backend, nn, optim
+from minigrad import backend, nn, optim, provenance
 from minigrad.backend import to_numpy, xp
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, plot_curves, print_table,
-                                 save_figure, save_metrics, synthetic_images)
+from minigrad.experiment import (checkpoint_path, figure, log_scale, output_dir, parse_args, plot_curves,
+                                 print_table, save_figure, save_metrics, synthetic_images)
 from minigrad.gradcheck import check_layer
+from minigrad.ledger import round_sig
 from minigrad.trainer import Trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -183,7 +184,7 @@ def _own_layer_timings(workloads, reps):
             layer.backward(dout)
             _sync()
             times.append(time.perf_counter() - t)
-        out[name] = {"minigrad_ms": 1e3 * float(np.median(times[1:])), "torch_ms": None}
+        out[name] = {"minigrad_ms": round_sig(1e3 * float(np.median(times[1:])), 3), "torch_ms": None}
     return out
 
 
@@ -203,8 +204,9 @@ def time_workloads(workloads, quick, reps, warmup):
             print(f"lesson 03: workload {kind} not available: {err}")
             continue
         t_mg, t_t = timed["mg"], timed["t"]
-        rows[kind] = {"minigrad_ms": 1e3 * float(np.median(t_mg)),
-                      "torch_ms": 1e3 * float(np.median(t_t)) if t_t else None}
+        # milliseconds to 3 significant digits: the noise of a shared machine is larger than that
+        rows[kind] = {"minigrad_ms": round_sig(1e3 * float(np.median(t_mg)), 3),
+                      "torch_ms": round_sig(1e3 * float(np.median(t_t)), 3) if t_t else None}
         print(f"lesson 03: timed {kind} on {backend.NAME}: {rows[kind]}", flush=True)
     return {"source": "benchmarks/bench.py (time_pair, " + ("quick" if quick else "full") + " sizes)",
             "device": backend.describe(), "rows": rows}
@@ -257,7 +259,12 @@ def load_data(n_train, rng):
     order = rng.permutation(len(images))[:n_train]
     X, y = flatten(normalize(images[order])), labels[order]
     n_val = len(X) // 5
-    return {"X_train": X[n_val:], "y_train": y[n_val:], "X_val": X[:n_val], "y_val": y[:n_val]}, source
+    fallback = source == "synthetic images"
+    used = provenance.data_used("synthetic images" if fallback else "MNIST (embedded sample)",
+                                "experiment.synthetic_images" if fallback else "minigrad/data/embedded",
+                                n_train=len(X) - n_val, n_val=n_val, fallback=fallback,
+                                note="the embedded MNIST sample could not be read" if fallback else "")
+    return {"X_train": X[n_val:], "y_train": y[n_val:], "X_val": X[:n_val], "y_val": y[:n_val]}, source, used
 
 
 def main():
@@ -285,22 +292,25 @@ def main():
     metrics["host_leak"] = leak
 
     # (3) train a small network using the new layer on whatever backend is active
-    data, source = load_data(cfg["n_train"], rng)
+    data, source, used = load_data(cfg["n_train"], rng)
+    clock = provenance.Clock()
     model = nn.Sequential(nn.Linear(784, 128, rng=rng), DivisiveNorm(128), nn.ReLU(),
                           nn.Linear(128, 10, rng=rng))
     trainer = Trainer(model, data, optim.Momentum(0.05, momentum=0.9), batch_size=64, epochs=cfg["epochs"],
                       rng=rng, checkpoint=checkpoint_path(out, args, "divisive_norm_mlp"), resume=args.resume)
-    history = trainer.fit()
+    with clock("train"):
+        history = trainer.fit()
     plot_curves(out, "training.png", {"train": history["train_acc"], "validation": history["val_acc"]},
                 ylabel="accuracy", title=f"Lesson 03: MLP with DivisiveNorm on {backend.NAME} ({source})")
     metrics.update(data=source, history=history, gain_mean=float(to_numpy(model.params["1.g"]).mean()))
 
     # (4) timings: the active backend in this process, the others in fresh ones
-    timings = {backend.NAME: time_workloads(cfg["workloads"], cfg["quick"], cfg["reps"], cfg["warmup"])}
-    for name in other_backends(args.mode):
-        result = time_on(name, cfg)
-        if result is not None:
-            timings[name] = result
+    with clock("timings"):
+        timings = {backend.NAME: time_workloads(cfg["workloads"], cfg["quick"], cfg["reps"], cfg["warmup"])}
+        for name in other_backends(args.mode):
+            result = time_on(name, cfg)
+            if result is not None:
+                timings[name] = result
     metrics["timings"] = timings
     names = list(timings)
     kinds = list(dict.fromkeys(k for t in timings.values() for k in t["rows"]))
@@ -322,19 +332,22 @@ def main():
               "MINIGRAD_BACKEND=cupy python lessons/03_backend_switch.py")
 
     fig, ax = figure(figsize=(7, 4))
-    width = 0.8 / (2 * len(names))
+    width, all_vals = 0.8 / (2 * len(names)), []
     for i, name in enumerate(names):
         for j, side in enumerate(("minigrad_ms", "torch_ms")):
-            vals = [timings[name]["rows"].get(k, {}).get(side) or 0 for k in kinds]
+            # a missing timing is left out (nan), not drawn as 0, which a log axis cannot show
+            vals = [timings[name]["rows"].get(k, {}).get(side) or np.nan for k in kinds]
+            all_vals += vals
             device = "GPU" if name == "cupy" else "CPU"
             label = f"minigrad on {name}" if j == 0 else f"PyTorch on {device}"
             ax.bar(np.arange(len(kinds)) + (2 * i + j) * width, vals, width, label=label)
     ax.set_xticks(np.arange(len(kinds)) + width * (len(names) - 0.5), kinds)
-    ax.set_yscale("log")
+    log_scale(ax, all_vals)
     ax.set_ylabel("median time per workload (ms, log scale)")
     ax.set_title("Lesson 03: the same code on each backend found")
     ax.legend(fontsize=8)
     save_figure(fig, out, "timings.png")
+    metrics["provenance"] = provenance.collect(args, data=[used], clock=clock)
     save_metrics(out, metrics)
 
 

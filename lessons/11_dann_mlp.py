@@ -40,7 +40,8 @@ Protocol
     and that model's test error is our result. The paper reports the test error
     after the last epoch (its learning rates were chosen on a 10,000-image
     validation split); we print that figure too, labelled as the paper's protocol.
-    The test set never chooses anything.
+    The test set never chooses anything. Seeds change the initial weights and
+    the batch order; the split and the examples are fixed by ``--seed``.
 
 What to change (exercises; expected results are reasoned from the runs below, not measured)
     - Switch the corrections off for the DANN: in ``build``, change
@@ -69,15 +70,24 @@ the validation split: these runs used the test set as validation and all 5,000 /
     reorders floating-point sums.)
 
 Run (one thread on a shared 2-core CPU; a step of the DANN costs ~1.3x the MLP's)
-    python lessons/11_dann_mlp.py          # default: reduced (see SETTINGS), ~3 minutes
+    python lessons/11_dann_mlp.py          # default: reduced (see SETTINGS), one seed, ~5 minutes
     python lessons/11_dann_mlp.py --smoke  # seconds; embedded MNIST sample / synthetic data
-    python lessons/11_dann_mlp.py --full   # the paper's 50 epochs on all training data (hours)
+    python lessons/11_dann_mlp.py --full   # the paper's protocol: 50 epochs, 6 seeds, all data (many hours)
 The default run trains each network on 18,000 of 20,000 Fashion-MNIST images
 (2,000 held out for validation) for 5 epochs and on 4,500 of 5,000 MNIST digits
 (500 held out) for 10 epochs, one seed, and reports test error on the 10,000
 test images of each (2,000 for MNIST when only the embedded sample is there).
-Fewer examples and epochs than the paper: compare the *ordering* of the
-models, not the last decimal.
+Budget: that is ~1,560 steps (MNIST 1,410) at learning rates the paper tuned for
+50 epochs on all data (~78,000 steps). The fast learners (MLP, DANN, DANN 1i)
+get close to their final errors; the slow ones (DANN nc at its 28x smaller
+rate, ColumnEi) are far from converged, so the default *inflates* the gaps of
+the uncorrected DANN and of ColumnEi to the MLP, roughly 15-fold against the
+paper's. The ordering is meaningful, the size of those gaps is not; the claims
+record this in their conditions (``differs``) and the printed table says so.
+``--full`` is the paper's protocol: 50 epochs, 6 seeds (mean +- sd), 10,000
+validation images held out of the training split, on all installed data (the
+full Fashion-MNIST is the one data set here equal to the paper's; MNIST is the
+5,000-digit subset unless the full set is installed).
 Data: ``python data_scripts/fashion_mnist.py`` (required outside --smoke) and
 ``python data_scripts/mnist.py`` (without it, the embedded 5,000-digit MNIST
 sample is used). Both are loaded before any training starts.
@@ -85,10 +95,11 @@ Outputs in outputs/11_dann_mlp/: errors_mnist.png, errors_fashion_mnist.png, met
 """
 import numpy as np
 
-from minigrad import optim
+from minigrad import ledger, optim, provenance
 from minigrad.backend import to_device
 from minigrad.dale import DANNCorrections, DaleProjection
 from minigrad.data import flatten, load_fashion_mnist, normalize, train_val_split
+from minigrad.data.paths import data_dir
 from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args, print_table,
                                  save_figure, save_metrics, synthetic_images, test_on_best)
 from minigrad.models import columnei_mlp, dann_mlp, mlp
@@ -96,17 +107,23 @@ from minigrad.trainer import Trainer
 
 # n_train examples are drawn from the training split; n_val of them are held out for
 # validation (the paper held out 10,000), the rest are trained on
+# (None: all installed); ``seeds``: how many seeds (args.seed, args.seed + 1, ...) each model trains with.
 SETTINGS = {
     "smoke": dict(hidden=32, n_inhib=4, batch=32, epochs={"mnist": 1, "fashion_mnist": 1},
                   n_train={"mnist": 400, "fashion_mnist": 400}, n_val={"mnist": 100, "fashion_mnist": 100},
-                  n_test=300),
+                  n_test=300, seeds=1),
     "default": dict(hidden=500, n_inhib=50, batch=32, epochs={"mnist": 10, "fashion_mnist": 5},
                     n_train={"mnist": 5000, "fashion_mnist": 20000}, n_val={"mnist": 500, "fashion_mnist": 2000},
-                    n_test=10000),
+                    n_test=10000, seeds=1),
     "full": dict(hidden=500, n_inhib=50, batch=32, epochs={"mnist": 50, "fashion_mnist": 50},
                  n_train={"mnist": None, "fashion_mnist": None}, n_val={"mnist": 10000, "fashion_mnist": 10000},
-                 n_test=10000),
+                 n_test=10000, seeds=6),
 }
+# What the default's short budget does to the comparison (printed with the table, kept in the claims).
+BUDGET_NOTE = ("the default trains ~1,560 steps (Fashion-MNIST: 18,000 images x 5 epochs / batch 32; MNIST: "
+               "4,500 x 10 / 32 = 1,410) at learning rates the paper tuned for 50 epochs on all data; the slow "
+               "learners (DANN nc at its small rate, ColumnEi) are far from converged, so their gaps to the MLP "
+               "come out many times (~15x) the paper's; --full is the paper's protocol")
 MODELS = ["MLP", "DANN", "DANN 1i", "DANN nc", "ColumnEi"]
 # Learning rates of tables 1 and 3. The paper gives no Fashion-MNIST value for
 # DANN 1i and DANN nc; we reuse the DANN one and the MNIST "nc" one (marked *).
@@ -156,60 +173,147 @@ def build(model_name, cfg, pixel_mean, seed):
     return model, [DANNCorrections(model, enabled=model_name != "DANN nc"), DaleProjection(model)]
 
 
+def mean_sd(values):
+    """'m' or 'm +- sd' (sample sd) of per-seed numbers, for the printed table."""
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.2f}" if len(v) == 1 else f"{v.mean():.2f} +- {v.std(ddof=1):.2f}"
+
+
 def main():
     args = parse_args(__doc__.splitlines()[0])
     out = output_dir(__file__, args)
     cfg = SETTINGS[args.mode]
     rng = np.random.default_rng(args.seed)
+    clock = provenance.Clock()
+    seeds = [args.seed + k for k in range(cfg["seeds"])]
     results, histories, rows = {}, {}, []
     # both data sets first: a missing one stops the lesson before any training
+    installed = {"mnist": (data_dir() / "mnist").is_dir(), "fashion_mnist": (data_dir() / "fashion-mnist").is_dir()}
     datasets = {name: load(name, args, cfg, rng) for name in ("mnist", "fashion_mnist")}
     for dataset, (data, (X_test, y_test)) in datasets.items():
         X_test, y_test = to_device(X_test), to_device(y_test)
         pixel_mean = float(data["X_train"].mean())
         results[dataset], histories[dataset] = {}, {}
         for name in MODELS:
-            print(f"--- {dataset}: {name} (lr {LR[dataset][name]})")
-            model, rules = build(name, cfg, pixel_mean, args.seed + 1)
-            trainer = Trainer(model, data, optim.SGD(LR[dataset][name]), batch_size=cfg["batch"],
-                              epochs=cfg["epochs"][dataset], rng=args.seed, rules=rules,
-                              eval_batch_size=2000,
-                              checkpoint=checkpoint_path(out, args, f"{dataset}_{name}"), resume=args.resume)
-            h = trainer.fit()
-            histories[dataset][name] = h
-            _, last_acc = trainer.evaluate(X_test, y_test)     # the paper's protocol: after the last epoch
-            _, test_acc = test_on_best(trainer, X_test, y_test)  # ours: the epoch chosen on validation
-            best = int(np.argmax(h["val_acc"]))
-            r = results[dataset][name] = {
-                "lr": LR[dataset][name], "epochs": cfg["epochs"][dataset], "n_train": len(data["X_train"]),
-                "n_val": len(data["X_val"]), "train_error": 100 * (1 - h["train_acc"][-1]),
-                "best_val_error": 100 * (1 - h["val_acc"][best]), "best_epoch": best + 1,
-                "test_error": 100 * (1 - test_acc), "test_error_last_epoch": 100 * (1 - last_acc),
-                "seconds": sum(h["epoch_time"])}
+            results[dataset][name], histories[dataset][name] = {}, {}
+            for seed in seeds:
+                print(f"--- {dataset}: {name} (lr {LR[dataset][name]}), seed {seed}")
+                model, rules = build(name, cfg, pixel_mean, seed + 1)
+                run = f"{dataset}_{name}" + (f"_seed{seed}" if seed != args.seed else "")
+                trainer = Trainer(model, data, optim.SGD(LR[dataset][name]), batch_size=cfg["batch"],
+                                  epochs=cfg["epochs"][dataset], rng=seed, rules=rules,
+                                  eval_batch_size=2000, checkpoint=checkpoint_path(out, args, run),
+                                  resume=args.resume)
+                with clock("train"):
+                    h = trainer.fit()
+                with clock("eval"):
+                    _, last_acc = trainer.evaluate(X_test, y_test)     # the paper's protocol: after the last epoch
+                    _, test_acc = test_on_best(trainer, X_test, y_test)  # ours: the epoch chosen on validation
+                histories[dataset][name][seed] = h
+                best = int(np.argmax(h["val_acc"]))
+                results[dataset][name][seed] = {
+                    "lr": LR[dataset][name], "epochs": cfg["epochs"][dataset], "n_train": len(data["X_train"]),
+                    "n_val": len(data["X_val"]), "train_error": 100 * (1 - h["train_acc"][-1]),
+                    "best_val_error": 100 * (1 - h["val_acc"][best]), "best_epoch": best + 1,
+                    "test_error": 100 * (1 - test_acc), "test_error_last_epoch": 100 * (1 - last_acc),
+                    "seconds": sum(h["epoch_time"])}
+            rs = list(results[dataset][name].values())
             paper = PAPER[dataset][name]
-            rows.append([dataset, name, r["lr"], r["epochs"], r["n_train"], round(r["train_error"], 2),
-                         f"{r['best_val_error']:.2f} ({best + 1})", round(r["test_error"], 2),
-                         round(r["test_error_last_epoch"], 2), "-" if paper is None else paper[0],
-                         "-" if paper is None else paper[1]])
+            rows.append([dataset, name, LR[dataset][name], cfg["epochs"][dataset], rs[0]["n_train"], len(rs),
+                         mean_sd([r["train_error"] for r in rs]), mean_sd([r["best_val_error"] for r in rs]),
+                         mean_sd([r["test_error"] for r in rs]), mean_sd([r["test_error_last_epoch"] for r in rs]),
+                         "-" if paper is None else paper[0], "-" if paper is None else paper[1]])
 
         fig, axes = figure(1, 2, figsize=(11, 4))
         for i, name in enumerate(MODELS):
-            h = histories[dataset][name]
-            e = np.arange(1, len(h["train_acc"]) + 1)
-            axes[0].plot(e, 100 * (1 - np.array(h["train_acc"])), f"C{i}", label=name)
-            axes[1].plot(e, 100 * (1 - np.array(h["val_acc"])), f"C{i}", label=name)
+            for j, h in enumerate(histories[dataset][name].values()):
+                e = np.arange(1, len(h["train_acc"]) + 1)
+                # clipped at 0.01%: a log scale cannot show 0% error
+                axes[0].plot(e, np.maximum(100 * (1 - np.array(h["train_acc"])), 1e-2), f"C{i}",
+                             label=name if j == 0 else None, lw=1)
+                axes[1].plot(e, np.maximum(100 * (1 - np.array(h["val_acc"])), 1e-2), f"C{i}",
+                             label=name if j == 0 else None, lw=1)
+            paper = PAPER[dataset][name]
+            if paper is not None:       # the paper's test error after 50 epochs, at the right edge
+                axes[1].axhline(paper[1], color=f"C{i}", ls=":", lw=1,
+                                label=f"paper {name}: {paper[1]}% test (50 epochs)")
         axes[0].set_title(f"{dataset}: training error (running, per epoch)")
         axes[1].set_title(f"{dataset}: validation error (held out of the training data)")
         for ax in axes:
             ax.set_xlabel("epoch"), ax.set_ylabel("error (%)"), ax.set_yscale("log")
-            ax.grid(alpha=0.3, which="both"), ax.legend(fontsize=8)
+            ax.grid(alpha=0.3, which="both"), ax.legend(fontsize=7)
+            ax.xaxis.get_major_locator().set_params(integer=True)
         save_figure(fig, out, f"errors_{dataset}.png")
 
+    # ---- claims (test error at the epoch chosen on validation; the paper's: after the last of 50 epochs)
+    def per_seed(dataset, name, field="test_error"):
+        return [r[field] for r in results[dataset][name].values()]
+
+    data_info, claims = [], []
+    for dataset, (data, (X_test, _)) in datasets.items():
+        n_tr, n_va, n_te = len(data["X_train"]), len(data["X_val"]), len(X_test)
+        label = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}[dataset]
+        fallback = not installed[dataset]
+        stand_in = "embedded 5,000-digit sample" if dataset == "mnist" else "synthetic images"
+        data_name = f"{label} (fallback: {stand_in})" if fallback else label
+        data_info.append(provenance.data_used(
+            data_name, source=stand_in if fallback else f"~/.minigrad/data/{label.lower()}",
+            n_train=n_tr, n_val=n_va, n_test=n_te, fallback=fallback,
+            note=f"{label} not installed: python data_scripts/{dataset}.py" if fallback else ""))
+        epochs = cfg["epochs"][dataset]
+        differs = ["test error at the epoch of best validation accuracy (paper: after the last epoch)"]
+        if epochs < 50 or n_tr + n_va < 60000:
+            differs.append(f"{n_tr:,} training images, {epochs} epochs instead of 50,000 (+10,000 validation) "
+                           f"and 50: {BUDGET_NOTE}")
+        if len(seeds) < 6:
+            differs.append(f"{len(seeds)} seed(s) instead of 6")
+        cond = ledger.Conditions(data=data_name, n_train=n_tr, n_val=n_va, n_test=n_te, epochs=epochs,
+                                 differs=differs)
+        p = {n: PAPER[dataset][n][1] for n in MODELS if PAPER[dataset][n] is not None}
+        where = "Table 1, Figure 3" if dataset == "mnist" else "Table 3"
+        claims.append(ledger.Claim(
+            id=f"11.{dataset}.dann-vs-mlp", paper="dann-dales-principle", where=where,
+            statement=f"On {label}, a DANN's test error is within 1 point of an MLP's.",
+            unit="% test error", paper_values={"MLP": p["MLP"], "DANN": p["DANN"]},
+            ours={"MLP": per_seed(dataset, "MLP"), "DANN": per_seed(dataset, "DANN")},
+            rule=ledger.within(1.0, "DANN", of="MLP", partly=2.0), conditions=cond))
+        claims.append(ledger.Claim(
+            id=f"11.{dataset}.columnei-gap", paper="dann-dales-principle", where=where,
+            statement=f"On {label}, ColumnEi's test error exceeds the MLP's by the paper's gap "
+                      f"({p['ColumnEi'] - p['MLP']:.2f} points; ours within 1 point of it).",
+            unit="points of test error above the MLP", paper_values={"ColumnEi - MLP": p["ColumnEi"] - p["MLP"]},
+            ours={"ColumnEi - MLP": [a - b for a, b in zip(per_seed(dataset, "ColumnEi"), per_seed(dataset, "MLP"))]},
+            rule=ledger.within(1.0, "ColumnEi - MLP", partly=3.0), conditions=cond,
+            note="" if epochs >= 50 else "Inflated by the short budget (see conditions)."))
+        if dataset == "mnist":
+            claims.append(ledger.Claim(
+                id="11.mnist.dann-nc-gap", paper="dann-dales-principle", where="Table 1, Figure 3",
+                statement="On MNIST, a DANN without the update corrections (at its own tuned learning rate) has a "
+                          f"test error {p['DANN nc'] - p['DANN']:.2f} points above the corrected DANN's "
+                          "(ours within 1 point of that gap).",
+                unit="points of test error above the DANN", paper_values={"DANN nc - DANN": p["DANN nc"] - p["DANN"]},
+                ours={"DANN nc - DANN": [a - b for a, b in zip(per_seed(dataset, "DANN nc"),
+                                                               per_seed(dataset, "DANN"))]},
+                rule=ledger.within(1.0, "DANN nc - DANN", partly=3.0), conditions=cond,
+                note="" if epochs >= 50 else "Inflated by the short budget (see conditions)."))
+            claims.append(ledger.Claim(
+                id="11.mnist.ordering", paper="dann-dales-principle", where="Table 1, Figure 3",
+                statement="On MNIST, ColumnEi has the highest test error, then the uncorrected DANN, then the DANN.",
+                unit="% test error", paper_values={n: p[n] for n in ("ColumnEi", "DANN nc", "DANN")},
+                ours={n: per_seed(dataset, n) for n in ("ColumnEi", "DANN nc", "DANN")},
+                rule=ledger.ordering(["ColumnEi", "DANN nc", "DANN"]), conditions=cond))
+
+    prov = provenance.collect(args, data=data_info, clock=clock, seeds=seeds)
     save_metrics(out, {"settings": cfg, "learning_rates": LR, "results": results, "paper": PAPER,
-                       "history": histories})
-    print_table(["data", "model", "lr", "epochs", "n train", "train err %", "best val err % (epoch)",
-                 "test err % (that epoch)", "test err % (last epoch: paper's protocol)",
+                       "history": histories, "budget_note": None if args.mode == "full" else BUDGET_NOTE,
+                       "provenance": prov, "claims": ledger.to_json(claims, prov)})
+    print_table(["data", "model", "lr", "epochs", "n train", "seeds", "train err %", "best val err %",
+                 "test err % (best val epoch)", "test err % (last epoch: paper's protocol)",
                  "paper train err % (50 ep)", "paper test err % (last epoch)"], rows)
+    if args.mode != "full":
+        print(f"Note: {BUDGET_NOTE}.")
+    for c in claims:
+        print(f"claim {c.id}: {c.verdict}")
 
 
 if __name__ == "__main__":

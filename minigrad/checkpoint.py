@@ -249,6 +249,11 @@ def fingerprint(trainer):
         fp[f"rule {i}"] = type(rule).__name__
         for k, v in settings(rule).items():
             fp[f"rule {i}.{k}"] = v
+    fp["penalties"] = ", ".join(type(p).__name__ for p in trainer.penalties)
+    for i, pen in enumerate(trainer.penalties):
+        fp[f"penalty {i}"] = type(pen).__name__
+        for k, v in settings(pen).items():
+            fp[f"penalty {i}.{k}"] = v
     fp.update(code_fingerprint())
     return fp
 
@@ -269,7 +274,7 @@ def _say(key, old, new):
     if attr.startswith("buffer "):
         return (f"{group}'s buffer {attr[7:]} was built as {old}, is {new} (a fixed matrix drawn from "
                 "another seed?)")
-    if group.startswith(("layer ", "rule ")):
+    if group.startswith(("layer ", "rule ", "penalty ")):
         if not attr:
             return f"{group} was {old}, is {new}"
         return f"{group} was {attr}={_v(old)}, is {_v(new)}"
@@ -279,6 +284,8 @@ def _say(key, old, new):
         return f"the model was [{old}], is [{new}]"
     if key == "rules":
         return f"the update rules were [{old}], are [{new}]"
+    if key == "penalties":
+        return f"the penalties were [{old}], are [{new}]"
     if group == "data":
         return f"the data {attr} was {old}, is {new}"
     return f"checkpoint made with {attr or key}={_v(old)}, this run asks {attr or key}={_v(new)}"
@@ -301,6 +308,8 @@ def differences(saved, now):
         skip.add("scheduler.")
     if "rules" in diff:
         skip.add("rule ")
+    if "penalties" in diff:
+        skip.add("penalty ")
     return [_say(k, saved.get(k), now.get(k)) for k in diff if not any(k.startswith(s) for s in skip)]
 
 

@@ -201,7 +201,9 @@ def plot_curves(out_dir, name, series, xlabel="epoch", ylabel="", title="", logy
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if logy:
-        ax.set_yscale("log")
+        log_scale(ax, [v for ys in series.values() for v in to_numpy(np.asarray(ys, dtype=float))])
+    if xlabel == "epoch":
+        epoch_ticks(ax)
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend()
@@ -223,9 +225,58 @@ def plot_accuracy(out_dir, runs, style, title, chance=None, name="accuracy.png")
         if chance is not None:
             ax.axhline(chance, color="gray", lw=0.8, ls=":")
         ax.set_xlabel("epoch"), ax.set_title(key.replace("_", " ")), ax.grid(alpha=0.3), ax.legend()
+        epoch_ticks(ax)
     axes[0].set_ylabel("accuracy")
     fig.suptitle(title)
     return save_figure(fig, out_dir, name)
+
+
+def paper_line(ax, value, label, color="k", ls=":"):
+    """Mark a number the paper gives: a horizontal line at ``value`` labelled ``paper: <label>``."""
+    ax.axhline(value, color=color, ls=ls, lw=1.2, label=f"paper: {label}")
+
+
+def epoch_ticks(ax):
+    """Ticks on the x axis at whole epochs only (no 2.5)."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
+def log_scale(ax, values, axis="y"):
+    """A log axis that does not break at 0: ``symlog`` (linear below the smallest
+    positive value) when ``values`` include 0 or less, else a plain log axis."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    positive = values[values > 0]
+    set_scale = ax.set_yscale if axis == "y" else ax.set_xscale
+    if len(positive) == len(values):
+        set_scale("log")
+    else:
+        set_scale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
+
+
+def layer_names(model):
+    """Readable names of a model's feedback weights, for plot legends: ``{"1.W": "hidden 1", ...}``.
+
+    Keys are as in ``model.params`` (and the AlignmentMonitor's ``grad_angle/<key>``).
+    Convolutions are "conv 1", "conv 2", ...; recurrent layers "recurrent 1", ...; the
+    last dense layer is "output" and the others "hidden 1", "hidden 2", ... A layer with
+    several feedback weights adds the weight's name ("recurrent 1 Wh").
+    """
+    from .feedback import feedback_layers
+    layers = feedback_layers(model)
+    kind = {p: "conv" if "Conv" in type(l).__name__ else "recurrent" if "RNN" in type(l).__name__ else "dense"
+            for p, l in layers}
+    last_dense = [p for p, _ in layers if kind[p] == "dense"][-1:]
+    counts, names = {}, {}
+    for prefix, layer in layers:
+        k = kind[prefix]
+        counts[k] = counts.get(k, 0) + 1
+        base = "output" if [prefix] == last_dense else f"{'hidden' if k == 'dense' else k} {counts[k]}"
+        weights = list(layer.feedback_of)
+        for w in weights:
+            names[prefix + w] = base if len(weights) == 1 else f"{base} {w}"
+    return names
 
 
 def print_table(headers, rows, file=None):
@@ -258,34 +309,55 @@ def synthetic_images(n, shape, num_classes=10, rng=0):
     return x.astype(np.uint8), y.astype(np.int64)
 
 
-def cifar10_subset(args, n_train, n_val, rng, n_test=10000):
+TEST_SUBSET_SEED = 20141104         # fixed: every seed and lesson reads the same test subset
+
+
+def cifar10_subset(args, n_train, n_val, rng, n_test=10000, used=None):
     """CIFAR-10 as Trainer data (``n_train`` training and ``n_val`` validation images,
-    drawn from the training split) and ``n_test`` test images (the first of the test split).
+    drawn from the training split) and ``n_test`` test images (all 10,000 of the test
+    split, or a random subset of them, the same for every seed: ``TEST_SUBSET_SEED``).
 
     The validation images are held out of the training split (``train_val_split``):
     lessons choose epochs and settings on them, and read the test images only with
     the chosen model. All images are standardised with the training subset's
     per-channel statistics: X (N, 3, 32, 32) float32, y (N,) int64. For ``--smoke``
     without the data set, synthetic images stand in (and the lesson says so).
+    Give a list as ``used`` to have what was used appended to it
+    (``provenance.data_used``, ``fallback=True`` for the synthetic stand-in), for
+    the lesson's provenance.
 
     Returns:
         (data, (X_test, y_test)).
     """
     from .data import load_cifar10, standardize, train_val_split
+    from .data.paths import data_dir
+    from .provenance import data_used
     try:
         images, labels = load_cifar10(split="train")
         test_images, test_labels = load_cifar10(split="test")
+        fallback = False
     except FileNotFoundError:
         if args.mode != "smoke":
             raise
         print("CIFAR-10 is not installed: --smoke runs on synthetic images")
-        images, labels = synthetic_images(n_train + n_val, (3, 32, 32), 10, rng)
-        test_images = test_labels = None
+        # one draw, so that the test images come from the same class templates as the training ones
+        images, labels = synthetic_images(n_train + n_val + n_test, (3, 32, 32), 10, rng)
+        images, test_images = images[:-n_test], images[-n_test:]
+        labels, test_labels = labels[:-n_test], labels[-n_test:]
+        fallback = True
     data = train_val_split(images, labels, n_val, rng, n_train=n_train)
-    if test_images is None:
-        test_images, test_labels = synthetic_images(n_test, (3, 32, 32), 10, rng.integers(1 << 30))
-    test_images, test_labels = test_images[:n_test], test_labels[:n_test]
+    if n_test < len(test_images):
+        # the test split may be stored sorted by class (the image folder's is: its first 2,000 images
+        # are all airplanes and cars), so a subset is drawn at random: the same one for every seed
+        pick = np.sort(np.random.default_rng(TEST_SUBSET_SEED).permutation(len(test_images))[:n_test])
+        test_images, test_labels = test_images[pick], test_labels[pick]
     data["X_train"], data["X_val"], X_test = standardize(data["X_train"], data["X_val"], test_images)
+    info = data_used("synthetic images" if fallback else "CIFAR-10",
+                     "experiment.synthetic_images" if fallback else str(data_dir() / "cifar10"),
+                     n_train=len(data["X_train"]), n_val=len(data["X_val"]), n_test=len(X_test), fallback=fallback,
+                     note="CIFAR-10 not installed: python data_scripts/cifar10.py" if fallback else "")
+    if used is not None:
+        used.append(info)
     return data, (X_test, test_labels)
 
 
@@ -318,3 +390,75 @@ def mnist_train_test(n_train, n_test, rng):
     tr = rng.permutation(len(xtr))[: n_train or len(xtr)]
     te = np.arange(min(n_test, len(xte)))
     return xtr[tr], ytr[tr], xte[te], yte[te]
+
+
+LATERAL_DATASETS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10 (gray)"}
+
+
+def lateral_images(name, args, n_train, n_val, n_test, size, rng):
+    """A data set prepared as the lateral-connections paper does (section 3.3), for lessons 22-24.
+
+    "images were gray-scaled, resized to 48x48"; "Training/validation sets were 85% and
+    15%" of the training split. Here: ``grayscale`` (CIFAR-10), ``resize_bilinear`` to
+    ``size`` (None: keep the native 28x28 / 32x32), scaled to [0, 1] and standardised with
+    the training subset's mean and std. MNIST falls back to the embedded 5,000-digit
+    sample when the full set is missing; Fashion-MNIST and CIFAR-10 fall back to
+    synthetic images in ``--smoke`` only (and say so).
+
+    Args:
+        name: "mnist", "fashion_mnist" or "cifar10".
+        args: the lesson's arguments (``mode``).
+        n_train, n_val: training and validation images drawn from the training split
+            (None: all of it, 85/15); n_test: that many test images drawn at random (None: all).
+        size: side of the resized images, or None.
+        rng: numpy Generator (the split's permutation).
+    Returns:
+        (data for the Trainer: X (N, 1, s, s) float32, y (N,) int64; (X_test, y_test);
+        ``provenance.data_used`` dict).
+    """
+    from .data import (data_dir, grayscale, load_cifar10, load_fashion_mnist, load_mnist, load_mnist_sample,
+                       resize_bilinear, standardize, train_val_split)
+    from .provenance import data_used
+    loaders = {"mnist": (load_mnist, "mnist"), "fashion_mnist": (load_fashion_mnist, "fashion-mnist"),
+               "cifar10": (load_cifar10, "cifar10")}
+    load, folder = loaders[name]
+    source, note, fallback = str(data_dir() / folder), "", False
+    try:
+        (xtr, ytr), (xte, yte) = load(split="train"), load(split="test")
+    except FileNotFoundError:
+        fallback = True
+        if name == "mnist":
+            note = "MNIST is not installed (python data_scripts/mnist.py): the embedded 5,000-digit sample is used"
+            source = "embedded MNIST sample (minigrad/data/embedded)"
+            (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
+        elif args.mode == "smoke":
+            note = f"{LATERAL_DATASETS[name]} is not installed: --smoke runs on synthetic images"
+            source = "synthetic images"
+            shape = (3, 32, 32) if name == "cifar10" else (28, 28)
+            xtr, ytr = synthetic_images((n_train or 100) + (n_val or 20), shape, 10, rng)
+            xte, yte = synthetic_images(n_test or 100, shape, 10, rng)
+        else:
+            raise
+        print(note)
+    if xtr.ndim == 3:                                  # (N, 28, 28) -> (N, 1, 28, 28)
+        xtr, xte = xtr[:, None], xte[:, None]
+    if n_train is None and n_val is None:
+        n_val = 0.15
+    elif n_val is None:
+        n_val = max(1, round(n_train * 15 / 85))
+    data = train_val_split(xtr, ytr, n_val, rng, n_train=n_train)
+    if n_test is not None and n_test < len(xte):
+        # a random subset: the CIFAR-10 image folder's test split is sorted by class
+        keep = np.sort(rng.permutation(len(xte))[:n_test])
+        xte, yte = xte[keep], yte[keep]
+    X_test, y_test = xte, yte
+
+    def prep(x):
+        x = grayscale(x)
+        if size is not None and x.shape[-1] != size:
+            x = resize_bilinear(x, size)
+        return x.astype(np.float32) / 255.0
+    data["X_train"], data["X_val"], X_test = standardize(prep(data["X_train"]), prep(data["X_val"]), prep(X_test))
+    used = data_used(LATERAL_DATASETS[name], source, n_train=len(data["X_train"]), n_val=len(data["X_val"]),
+                     n_test=len(X_test), fallback=fallback, note=note)
+    return data, (X_test, y_test), used

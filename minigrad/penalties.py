@@ -9,13 +9,17 @@ Every penalty is a small named object with two methods::
 
 ``value`` never syncs to the host (it returns a 0-d backend array, like the
 losses); ``grad`` returns fresh arrays only for the names the penalty reads, to
-be added to the layers' gradients before the optimizer step. A training loop
-uses them as::
+be added to the layers' gradients before the optimizer step. The Trainer is the
+one place that applies them (``Trainer(..., penalties=[L1(1e-3, keys=("Wa", "We",
+"Wi", "W")), SatExpSeparation("0.We", "0.Wi", beta)])``), every step::
 
-    loss = data_loss + sum(p.value(params) for p in penalties)
+    loss = data_loss + sum(p.value(params) for p in penalties)     # the loss it reports
     for p in penalties:
         for name, g in p.grad(params).items():
-            grads[name] += g
+            grads[name] = grads[name] + g                          # before the rules' before_step
+
+A penalty's constructor arguments, kept as attributes of the same name, enter
+the resume fingerprint (resuming with another beta is refused).
 
 Here: the L1 and L2 weight penalties (the engine's ``nn.l1_penalty`` /
 ``nn.l2_penalty`` as objects) and the four excitatory/inhibitory weight

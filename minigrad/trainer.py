@@ -12,6 +12,8 @@ replacement). Per step::
     scores = model.forward(xb)                    (N, ...) -> (N, C)
     loss, dscores = loss_fn(scores, yb)
     model.backward(dscores)                       fills every layer's grads
+    loss += p.value(params)    for each penalty   terms of the loss that depend on the parameters only
+    grads[k] += p.grad(params)[k]                 ... and their gradients (minigrad/penalties.py)
     rule.before_step(trainer)  for each rule      may change trainer.grads (corrections, clipping)
     optimizer.step(model.params, trainer.grads)   in-place update
     rule.after_step(trainer)   for each rule      may change params (sign constraints, projections)
@@ -32,6 +34,15 @@ per batch (``Dropout``; on NumPy only: CuPy keeps generator states on the device
 and there they restart from their seeds) and the state of every rule that has
 ``state_dict()``/``load_state_dict(d)`` (build the rules again the same way
 before resuming; the Trainer puts their state back).
+
+Penalties (``minigrad.penalties``: ``L1``, ``L2``, the E/I separation
+penalties) are the one way a term that depends on the parameters alone enters
+training: ``Trainer(..., penalties=[L1(1e-3, keys=("Wa", "Wl")), ...])``. Each
+penalty's ``value`` is added to the step's loss (so ``loss_steps`` and the
+``train_loss`` history are the whole objective that is minimised; validation
+and test losses stay the data loss alone) and its ``grad`` to ``trainer.grads``
+before any rule's ``before_step``, so rules (clipping, corrections) see the
+gradient of the whole objective. Their settings enter the resume fingerprint.
 
 Update rules are objects with any of these methods (all optional):
 
@@ -73,6 +84,12 @@ def _count(name, value, low):
     return int(value)
 
 
+def predicted(scores):
+    """The class each example is given: argmax of (N, C) scores; of sequence scores (N, T, C)
+    (a readout at every step), the last step's, the one that has read the whole sequence."""
+    return (scores[:, -1] if scores.ndim == 3 else scores).argmax(axis=1)
+
+
 class Trainer:
     """Train ``model`` on in-memory data.
 
@@ -87,6 +104,8 @@ class Trainer:
         epochs: number of epochs to train.
         rng: int seed or Generator for the shuffling.
         rules: list of update rules (see module docstring).
+        penalties: list of penalties (``minigrad.penalties``): each one's ``value(params)`` is
+            added to the training loss and its ``grad(params)`` to the gradients, every step.
         scheduler: optional object with ``step(epoch_train_loss)``.
         checkpoint: path of the .npz checkpoint written after each epoch, or None.
         resume: if True and ``checkpoint`` exists, continue from it (it must match
@@ -95,7 +114,8 @@ class Trainer:
             (without ``resume`` or ``fresh``, an unfinished run's checkpoint is refused).
         progress: print one compact line per epoch (and one during long epochs).
         eval_batch_size: batch size for evaluation passes.
-        accuracy: compute accuracies (set False for regression/autoencoders).
+        accuracy: compute accuracies (set False for regression/autoencoders); for
+            sequence scores (N, T, C) the accuracy of the last step (``predicted``).
         dtype: the float dtype data is cast to (default: the model's parameter dtype).
 
     After ``fit()``: ``history`` holds per-epoch ``train_loss``, ``train_acc``,
@@ -106,7 +126,7 @@ class Trainer:
     """
 
     def __init__(self, model, data, optimizer, loss_fn=softmax_cross_entropy, batch_size=100,
-                 epochs=10, rng=0, rules=(), scheduler=None, checkpoint=None, resume=False, fresh=False,
+                 epochs=10, rng=0, rules=(), penalties=(), scheduler=None, checkpoint=None, resume=False, fresh=False,
                  progress=True, eval_batch_size=1000, accuracy=True, dtype=None):
         missing = {"X_train", "y_train"} - set(data)
         if missing:
@@ -123,6 +143,13 @@ class Trainer:
         self.eval_batch_size = _count("eval_batch_size", eval_batch_size, 1)
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.rules, self.scheduler = list(rules), scheduler
+        self.penalties = list(penalties)
+        for p in self.penalties:
+            if not (hasattr(p, "value") and hasattr(p, "grad")):
+                raise TypeError(f"Trainer: a penalty needs value(params) and grad(params), got {p!r}")
+            if not p.grad(model.params):           # a misspelt name fails here (KeyError), not silently
+                raise ValueError(f"Trainer: the penalty {p!r} reads none of the model's parameters "
+                                 f"({sorted(model.params)})")
         for rule in self.rules:
             if hasattr(rule, "attach"):
                 rule.attach(self)
@@ -147,6 +174,7 @@ class Trainer:
         self.best_epoch = None
         self.grads = {}
         self.fingerprint = ckpt.fingerprint(self)      # what produced this run, before a resume changes anything
+        self.ended = None                               # why a resumed run had ended early (its loss became NaN)
         if checkpoint:
             self._open_checkpoint(checkpoint, resume, fresh)
 
@@ -203,9 +231,9 @@ class Trainer:
         device scalar and the model's output (N, C) for that batch."""
         scores = self.model.forward(xb)
         if self._label_max is not None:             # first step: the labels fit the model's scores
-            if scores.ndim == 2 and self._label_max >= scores.shape[1]:
+            if scores.ndim in (2, 3) and self._label_max >= scores.shape[-1]:
                 raise ValueError(f"Trainer: the labels go up to {self._label_max} but the model gives "
-                                 f"{scores.shape[1]} scores per example (classes 0..{scores.shape[1] - 1})")
+                                 f"{scores.shape[-1]} scores per example (classes 0..{scores.shape[-1] - 1})")
             self._label_max = None
         loss, dscores = self.loss_fn(scores, yb)
         # Nothing uses the gradient of the input batch: the first layer may skip it
@@ -219,6 +247,7 @@ class Trainer:
             if first is not None:
                 first.needs_input_grad = keep
         self.grads = self.model.grads
+        loss = self._add_penalties(loss)
         for rule in self.rules:
             if hasattr(rule, "before_step"):
                 rule.before_step(self)
@@ -228,6 +257,15 @@ class Trainer:
                 rule.after_step(self)
         self.step_count += 1
         return loss, scores
+
+    def _add_penalties(self, loss):
+        """Add every penalty's value to ``loss`` (returned) and its gradient to ``self.grads``."""
+        params = self.model.params
+        for p in self.penalties:
+            loss = loss + p.value(params)
+            for name, g in p.grad(params).items():
+                self.grads[name] = self.grads[name] + g    # new arrays: the layers' own grads stay data-only
+        return loss
 
     def _input_layer(self):
         """The layer that reads the input batch, if it can skip computing dx (``needs_input_grad``)."""
@@ -244,12 +282,18 @@ class Trainer:
             loss, _ = self.loss_fn(scores, yb)
             total_loss += to_float(loss) * len(xb)
             if self.accuracy:
-                correct = correct + (scores.argmax(axis=1) == yb).sum()     # summed on the device
+                correct = correct + (predicted(scores) == yb).sum()       # summed on the device
         self.model.train()
         return total_loss / n, (to_float(correct) / n if self.accuracy else float("nan"))
 
     def fit(self):
-        """Train for the remaining epochs; returns ``history``."""
+        """Train for the remaining epochs; returns ``history``.
+
+        A run resumed from a checkpoint whose run ended early (its loss became NaN) is not
+        trained again: it raises the same ``FloatingPointError`` (start it again with ``fresh``)."""
+        if self.ended:
+            raise FloatingPointError(f"Trainer: the run of {self.checkpoint} ended early ({self.ended}); "
+                                     "it is not trained again (start it afresh with --fresh, Trainer(fresh=True))")
         n = len(self.X_train)
         steps = (n + self.batch_size - 1) // self.batch_size
         if self.epoch < self.epochs:
@@ -280,7 +324,7 @@ class Trainer:
             self.loss_steps.append(loss_value)
             loss_sum += loss_value * len(idx)
             if self.accuracy:
-                correct = correct + (scores.argmax(axis=1) == yb).sum()  # on the device: no sync
+                correct = correct + (predicted(scores) == yb).sum()      # on the device: no sync
             self.progress.step(self.epoch + 1, self.epochs, s + 1, steps, loss_value)
         self._end_epoch(loss_sum / n, to_float(correct) / n if self.accuracy else float("nan"), start)
 
@@ -339,5 +383,7 @@ class Trainer:
         arrays, meta = ckpt.read(path)
         ckpt.check_resumable(path, meta, self.fingerprint)
         ckpt.restore(self, path, arrays, meta)
-        done = " (finished: nothing to train)" if meta["epoch"] >= self.epochs else ""
+        self.ended = meta.get("ended")
+        done = (f" (ended early: {self.ended}; nothing to train)" if self.ended else
+                " (finished: nothing to train)" if meta["epoch"] >= self.epochs else "")
         self.progress.say(f"minigrad: resumed from {path} after epoch {self.epoch}{done}")

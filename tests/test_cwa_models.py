@@ -104,6 +104,7 @@ def test_fcn_builders_match_the_paper_sizes():
     assert [type(layer).__name__ for layer in mnist] == ["CWA", "ReLU", "CWA", "ReLU", "Linear"]
     assert [mnist[i].params["g"].shape for i in (0, 2)] == [(1568, 2000), (2000, 2000)]
     assert mnist[0].rest_potential == -0.4 and mnist[0].n_inhibitory == 784
+    assert mnist[2].rest_potential == 0.0          # deeper layers rest at 0: see test_deep_cwa_*
     cifar = cwa_mlp(2 * 3072, CIFAR10_FCN, kind="affine", batchnorm=True, rng=0)
     assert [type(layer).__name__ for layer in cifar] == ["Linear", "BatchNorm", "ReLU"] * 3 + ["Linear"]
     assert [cifar[i].params["W"].shape for i in (0, 3, 6, 9)] == [(6144, 2000), (2000, 1000), (1000, 500),
@@ -142,3 +143,76 @@ def test_silent_block_passes_its_input_and_gradient_unchanged(rng):
     np.testing.assert_allclose(to_numpy(block.forward(to_device(x))), x, rtol=1e-12)
     dout = rng.standard_normal(x.shape)
     np.testing.assert_allclose(to_numpy(block.backward(to_device(dout))), dout, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- deep CWA networks learn
+def _mnist_cwa_inputs(n):
+    """n digits of the embedded MNIST sample as the CWA networks take them: scaled, clipped, doubled."""
+    from minigrad.data import cwa_scale_clip, double_inputs, load_mnist_sample
+    images, labels = load_mnist_sample("train")
+    pick = np.random.default_rng(0).permutation(len(images))[:n]
+    x = double_inputs(cwa_scale_clip(images[pick].reshape(n, -1)))
+    return to_device(x, dtype=np.float32), to_device(labels[pick])
+
+
+def _active_fractions(net, x):
+    """Fraction of (example, unit) pairs with activity > 0 after each ReLU, first hidden layer first."""
+    fractions, h = [], x
+    for layer in net:
+        h = layer.forward(h)
+        if type(layer).__name__ == "ReLU":
+            fractions.append(float(to_numpy((h > 0).mean())))
+    return fractions
+
+
+@pytest.mark.parametrize("hidden", [(200, 200), (120, 80, 60)])
+@pytest.mark.parametrize("kind", ["cwa", "lateral"])
+def test_deep_cwa_defaults_have_active_units_in_every_layer(hidden, kind):
+    """With the builder's defaults every hidden layer has active units at initialisation; built
+    literally (e_r = -0.4 in every layer) the layers after the first are silent for every input."""
+    x, _ = _mnist_cwa_inputs(256)
+    default = _active_fractions(cwa_mlp(x.shape[1], hidden, kind=kind, rng=0), x)
+    assert all(f > 0.05 for f in default), default
+    literal = _active_fractions(cwa_mlp(x.shape[1], hidden, kind=kind, rng=0, deep_rest_potential=None), x)
+    assert literal[0] > 0.05 and all(f == 0.0 for f in literal[1:]), literal
+
+
+def test_lateral_inhibition_near_1_silences_a_layer_at_init():
+    """Why cwa_mlp starts LateralCWA's interneuron -> principal conductances at 1e-4: near 1 (the
+    layer's own default) the interneurons silence even the first layer."""
+    from minigrad.nn import LateralCWA
+    x, _ = _mnist_cwa_inputs(256)
+    near_1 = LateralCWA(x.shape[1], 200, rng=0).forward(x)
+    small = LateralCWA(x.shape[1], 200, rng=0, lateral_conductance=1e-4).forward(x)
+    assert float(to_numpy((near_1 > 0).mean())) < 0.01 < 0.05 < float(to_numpy((small > 0).mean()))
+
+
+def test_deep_cwa_defaults_loss_falls_within_a_few_steps():
+    """Ten Adam steps (lr 1e-3, betas of the paper) on one batch lower the loss of a 2-hidden-layer CWA
+    network built by the defaults; the literal setting's loss does not move (only the readout bias learns)."""
+    x, y = _mnist_cwa_inputs(128)
+    drops = {}
+    for name, deep in (("default", 0.0), ("literal", None)):
+        net = cwa_mlp(x.shape[1], (200, 200), rng=0, deep_rest_potential=deep)
+        opt = Adam(lr=1e-3, beta1=0.9, beta2=0.99)
+        losses = []
+        for _ in range(10):
+            loss, dscores = softmax_cross_entropy(net.forward(x), y)
+            net.backward(dscores)
+            opt.step(net.params, net.grads)
+            losses.append(float(to_numpy(loss)))
+        drops[name] = losses[0] - losses[-1]
+        if name == "default":
+            assert all(float(to_numpy(abs(g).sum())) > 0 for k, g in net.grads.items() if k.endswith(".g"))
+    assert drops["default"] > 0.1 and drops["literal"] < 0.02, drops
+
+
+@pytest.mark.parametrize("kind,layer", [("absnorm", "AbsNorm"), ("lateral", "LateralCWA")])
+def test_fcn_variants_of_section_4_4(kind, layer, rng):
+    net = cwa_mlp(12, (8, 6), kind=kind, rng=0, n_lateral=2)
+    assert [type(m).__name__ for m in net] == [layer, "ReLU", layer, "ReLU", "Linear"]
+    if kind == "lateral":
+        assert net[0].rest_potential == -0.4 and net[2].rest_potential == 0.0
+    assert net.forward(to_device(rng.random((3, 12)), dtype=np.float32)).shape == (3, 10)
+    with pytest.raises(ValueError, match="supports feedback='bp' only"):
+        cwa_mlp(12, (8,), kind=kind, feedback="fa")

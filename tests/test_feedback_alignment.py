@@ -360,7 +360,9 @@ def test_alignment_rejects_an_fa_layer_without_known_feedback(rng):
 # ------------------------------------------------ batchnorm without gamma/beta
 @pytest.mark.parametrize("stats,sizes", [("batch", (2, 3, 17, 100)),
                                          ("running", (1, 2, 17, 100)),
-                                         ("running_inclusive", (1, 2, 17, 100))])
+                                         ("running_inclusive", (1, 2, 17, 100)),
+                                         ("running_prevmean", (1, 2, 17, 100)),
+                                         ("running_inclusive_prevmean", (1, 2, 17, 100))])
 def test_parameter_free_batchnorm_gradients_for_batch_sizes(stats, sizes):
     rng = np.random.default_rng(0)
     for n in sizes:
@@ -375,31 +377,47 @@ def test_parameter_free_batchnorm_gradients_for_batch_sizes(stats, sizes):
         assert errs["x"] < TOL, (stats, n, errs)
 
 
-def test_running_modes_normalise_with_the_documented_statistics(rng):
+@pytest.mark.parametrize("stats", ["running", "running_inclusive", "running_prevmean",
+                                   "running_inclusive_prevmean"])
+def test_running_modes_normalise_with_the_documented_statistics(stats, rng):
     x = to_device(3 + 2 * rng.standard_normal((4, 5)))
     mom = 0.6
-    for stats in ("running", "running_inclusive"):
-        bn = BatchNorm(5, affine=False, stats=stats, momentum=mom).astype(np.float64)
-        rm, rv = rng.standard_normal(5), rng.uniform(0.5, 2, 5)
-        bn.buffers["running_mean"], bn.buffers["running_var"] = to_device(rm), to_device(rv)
-        out = to_numpy(bn.forward(x))
-        xn = to_numpy(x)
-        if stats == "running_inclusive":
-            # the batch's variance is taken about the previous running mean (module docstring)
-            rv = mom * rv + (1 - mom) * ((xn - rm) ** 2).mean(0)
-            rm = mom * rm + (1 - mom) * xn.mean(0)
-        np.testing.assert_allclose(out, (xn - rm) / np.sqrt(rv + 1e-5), rtol=1e-10)
+    bn = BatchNorm(5, affine=False, stats=stats, momentum=mom).astype(np.float64)
+    rm, rv = rng.standard_normal(5), rng.uniform(0.5, 2, 5)
+    bn.buffers["running_mean"], bn.buffers["running_var"] = to_device(rm), to_device(rv)
+    out = to_numpy(bn.forward(x))
+    xn = to_numpy(x)
+    # standard modes: the batch's variance about its own mean; _prevmean: about the previous running mean
+    centre = rm if stats.endswith("_prevmean") else xn.mean(0)
+    new_rv = mom * rv + (1 - mom) * ((xn - centre) ** 2).mean(0)
+    new_rm = mom * rm + (1 - mom) * xn.mean(0)
+    if stats.startswith("running_inclusive"):
+        rm, rv = new_rm, new_rv                   # this batch is folded in before it is normalised
+    np.testing.assert_allclose(out, (xn - rm) / np.sqrt(rv + 1e-5), rtol=1e-10)
+    np.testing.assert_allclose(to_numpy(bn.buffers["running_var"]), new_rv, rtol=1e-10)
+    np.testing.assert_allclose(to_numpy(bn.buffers["running_mean"]), new_rm, rtol=1e-10)
 
 
-@pytest.mark.parametrize("stats", ["running", "running_inclusive"])
-def test_running_modes_track_the_data_variance_with_batch_size_one(stats, rng):
-    """With one example per batch the running variance must not decay to 0."""
+@pytest.mark.parametrize("stats", ["running_prevmean", "running_inclusive_prevmean"])
+def test_prevmean_variants_track_the_data_variance_with_batch_size_one(stats, rng):
+    """Variance about the previous running mean: with one example per batch it does not decay to 0."""
     bn = BatchNorm(2, affine=False, stats=stats, momentum=0.9).astype(np.float64)
     for _ in range(400):
         out = bn.forward(to_device(5 + 3 * rng.standard_normal((1, 2))))
     assert np.all(np.isfinite(to_numpy(out)))
     np.testing.assert_allclose(to_numpy(bn.buffers["running_mean"]), 5, atol=1.5)
     np.testing.assert_allclose(to_numpy(bn.buffers["running_var"]), 9, rtol=0.5)
+
+
+@pytest.mark.parametrize("stats", ["running", "running_inclusive"])
+def test_standard_running_variance_decays_to_zero_with_batch_size_one(stats, rng):
+    """The standard statistic: a single example has variance 0 about its own mean, so the running
+    variance decays geometrically (0.9^400 of its start) and the outputs grow to ~1/sqrt(eps) scale."""
+    bn = BatchNorm(2, affine=False, stats=stats, momentum=0.9).astype(np.float64)
+    for _ in range(400):
+        out = bn.forward(to_device(5 + 3 * rng.standard_normal((1, 2))))
+    np.testing.assert_allclose(to_numpy(bn.buffers["running_var"]), 0.9 ** 400, rtol=1e-6)
+    assert np.abs(to_numpy(out)).max() > 10
 
 
 def test_batch_statistics_of_a_single_example_give_zero_output_and_gradient(rng):
@@ -409,8 +427,9 @@ def test_batch_statistics_of_a_single_example_give_zero_output_and_gradient(rng)
     assert not np.any(to_numpy(bn.backward(to_device(rng.standard_normal((1, 3))))))
 
 
-def test_parameter_free_batchnorm2d_running_inclusive_gradient(rng):
-    bn = BatchNorm2d(2, affine=False, stats="running_inclusive", momentum=0.5)
+@pytest.mark.parametrize("stats", ["running_inclusive", "running_inclusive_prevmean"])
+def test_parameter_free_batchnorm2d_running_inclusive_gradient(stats, rng):
+    bn = BatchNorm2d(2, affine=False, stats=stats, momentum=0.5)
     errs = check_layer(bn, rng.standard_normal((1, 2, 3, 3)))
     assert errs["x"] < TOL
 

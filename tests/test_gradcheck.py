@@ -42,12 +42,17 @@ CASES = {
     "batchnorm_eval": (lambda: nn.BatchNorm(5).eval(), (6, 5), BN),
     "batchnorm_running": (lambda: nn.BatchNorm(5, stats="running", momentum=0.5), (6, 5), BN),
     "batchnorm_running_inclusive": (lambda: nn.BatchNorm(5, stats="running_inclusive", momentum=0.7), (6, 5), BN),
+    "batchnorm_running_prevmean": (lambda: nn.BatchNorm(5, stats="running_prevmean", momentum=0.5), (6, 5), BN),
+    "batchnorm_running_inclusive_prevmean": (lambda: nn.BatchNorm(5, stats="running_inclusive_prevmean",
+                                                                  momentum=0.7), (6, 5), BN),
     "batchnorm2d_train": (lambda: nn.BatchNorm2d(3), (4, 3, 3, 3), BN),
     "batchnorm2d_train_no_affine": (lambda: nn.BatchNorm2d(3, affine=False), (4, 3, 3, 3), ()),
     "batchnorm2d_eval": (lambda: nn.BatchNorm2d(3).eval(), (4, 3, 3, 3), BN),
     "batchnorm2d_running": (lambda: nn.BatchNorm2d(3, stats="running", momentum=0.5), (4, 3, 3, 3), BN),
     "batchnorm2d_running_inclusive": (lambda: nn.BatchNorm2d(3, stats="running_inclusive", momentum=0.7),
                                       (4, 3, 3, 3), BN),
+    "batchnorm2d_running_inclusive_prevmean": (lambda: nn.BatchNorm2d(3, stats="running_inclusive_prevmean",
+                                                                      momentum=0.7), (4, 3, 3, 3), BN),
     "rnn_tanh": (lambda: nn.RNN(4, 5, rng=0), (3, 6, 4), RNN_P),
     "rnn_sigmoid": (lambda: nn.RNN(4, 5, activation="sigmoid", rng=0), (3, 6, 4), RNN_P),
     "temporal_linear": (lambda: nn.TemporalLinear(4, 3, rng=0), (2, 5, 4), WB),
@@ -106,6 +111,29 @@ def test_loss_gradients(loss, rng):
     else:
         err = check_loss(nn.mse_loss, x, rng.standard_normal((6, 4)))
     assert err < TOL
+
+
+@pytest.mark.parametrize("targets", ["per_step", "per_sequence"])
+def test_sequence_cross_entropy_gradient(targets, rng):
+    x = rng.standard_normal((3, 5, 4)) * 3                           # (N, T, C)
+    y = rng.integers(4, size=(3, 5) if targets == "per_step" else 3)
+    assert check_loss(nn.sequence_cross_entropy, x, y) < TOL
+
+
+def test_sequence_cross_entropy_is_the_mean_over_steps_of_the_per_step_loss(rng):
+    x = to_device(rng.standard_normal((3, 5, 4)))
+    y = to_device(rng.integers(4, size=(3, 5)))
+    loss, dx = nn.sequence_cross_entropy(x, y)
+    per_step = [to_numpy(nn.softmax_cross_entropy(x[:, t], y[:, t])[0]) for t in range(5)]
+    np.testing.assert_allclose(to_numpy(loss), np.mean(per_step), rtol=1e-6)
+    # a sequence label (N,) is the same target at every step
+    same, _ = nn.sequence_cross_entropy(x, to_device(to_numpy(y)[:, 0]))
+    want, _ = nn.sequence_cross_entropy(x, to_device(np.repeat(to_numpy(y)[:, :1], 5, axis=1)))
+    np.testing.assert_allclose(to_numpy(same), to_numpy(want), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"sequence_cross_entropy: expected targets of shape \(3, 5\) or \(3,\)"):
+        nn.sequence_cross_entropy(x, y[:, :4])
+    with pytest.raises(ValueError, match=r"expected scores of shape \(N, T, C\)"):
+        nn.sequence_cross_entropy(x[:, 0], y[:, 0])
 
 
 @pytest.mark.parametrize("penalty", [nn.l1_penalty, nn.l2_penalty])

@@ -80,6 +80,12 @@ def mlp_bn():
                          nn.ReLU(), nn.Linear(8, 3, rng=2))
 
 
+def mlp_bn_prevmean():
+    return nn.Sequential(nn.Linear(6, 8, rng=0), nn.BatchNorm(8, stats="running_prevmean"), nn.ReLU(),
+                         nn.Linear(8, 8, rng=1), nn.BatchNorm(8, affine=False, stats="running_inclusive_prevmean"),
+                         nn.ReLU(), nn.Linear(8, 3, rng=2))
+
+
 def dann_cnn():
     return nn.Sequential(nn.DANNConv2d(2, 4, 2, 3, padding=1, rng=0), nn.ReLU(),
                          nn.DANNConv2d(4, 3, 1, 3, stride=2, rng=1, feedback="fa"), nn.ReLU(),
@@ -87,6 +93,7 @@ def dann_cnn():
 
 
 MODELS = {"cnn": (cnn, (8, 2, 6, 6)), "rnn": (rnn, (8, 5, 3)), "mlp_bn": (mlp_bn, (8, 6)),
+          "mlp_bn_prevmean": (mlp_bn_prevmean, (8, 6)),
           "dann_cnn": (dann_cnn, (8, 2, 6, 6))}
 
 
@@ -169,6 +176,8 @@ GRADCHECK = {
     "maxpool_overlap": (lambda: nn.MaxPool2d(3, 2), (2, 2, 7, 7)),
     "batchnorm": (lambda: nn.BatchNorm(5), (6, 5)),
     "batchnorm_running_inclusive": (lambda: nn.BatchNorm(5, affine=False, stats="running_inclusive"), (6, 5)),
+    "batchnorm_running_inclusive_prevmean": (lambda: nn.BatchNorm(5, affine=False,
+                                                                  stats="running_inclusive_prevmean"), (6, 5)),
     "batchnorm2d": (lambda: nn.BatchNorm2d(3), (4, 3, 3, 3)),
     "rnn": (lambda: nn.RNN(4, 5, rng=0), (3, 6, 4)),
     "rnn_sigmoid": (lambda: nn.RNN(4, 5, activation="sigmoid", rng=0), (3, 6, 4)),

@@ -125,3 +125,110 @@ def test_float32_stays_float32(rng):
         p = cls("1.We", "1.Wi", beta=0.1)
         assert p.value(params).dtype == np.float32
         assert all(g.dtype == np.float32 for g in p.grad(params).values())
+
+
+# ------------------------------------------------------------ the Trainer adds penalties to loss and gradients
+def _tiny_lcei(seed=0):
+    from minigrad.models import lcei_cnn
+    return lcei_cnn(channels=3, kernel_size=3, image_size=6, n_classes=3, rng=seed, dtype=np.float64)
+
+
+def _tiny_images(n=8, seed=0):
+    r = np.random.default_rng(seed)
+    return {"X_train": r.standard_normal((n, 1, 6, 6)), "y_train": r.integers(3, size=n)}
+
+
+def _pens():
+    return [L1(1e-2, keys=("Wa", "We", "Wi", "W")), SatExpSeparation("0.We", "0.Wi", beta=0.5)]
+
+
+class _Grabber:
+    """A rule that records the gradients the optimizer is about to use (before_step)."""
+    def before_step(self, trainer):
+        self.grads = {k: np.array(to_numpy(v), copy=True) for k, v in trainer.grads.items()}
+
+
+def test_trainer_step_adds_penalty_value_and_gradient():
+    from minigrad import optim
+    from minigrad.nn.losses import softmax_cross_entropy
+    from minigrad.trainer import Trainer
+    data = _tiny_images()
+    ref = _tiny_lcei()
+    X, y = to_device(data["X_train"]), to_device(data["y_train"])
+    # by hand: data loss and gradient of the unchanged model, plus each penalty's value and gradient
+    scores = ref.forward(X)
+    data_loss, dscores = softmax_cross_entropy(scores, y)
+    ref.backward(dscores)
+    want = {k: np.array(to_numpy(v), copy=True) for k, v in ref.grads.items()}
+    want_loss = float(to_numpy(data_loss))
+    for p in _pens():
+        want_loss += float(to_numpy(p.value(ref.params)))
+        for k, g in p.grad(ref.params).items():
+            want[k] = want[k] + to_numpy(g)
+    grab = _Grabber()
+    t = Trainer(_tiny_lcei(), data, optim.SGD(1e-3), batch_size=len(X), epochs=1, rng=0, rules=[grab],
+                penalties=_pens(), progress=False)
+    loss, _ = t.train_step(t.X_train, t.y_train)
+    assert float(to_numpy(loss)) == pytest.approx(want_loss, rel=1e-12)
+    assert float(to_numpy(loss)) != pytest.approx(float(to_numpy(data_loss)), rel=1e-6)   # the penalty counts
+    for k in want:
+        np.testing.assert_allclose(grab.grads[k], want[k], rtol=1e-12, atol=1e-15, err_msg=k)
+    # the layers' own gradients stay the data loss's
+    np.testing.assert_allclose(to_numpy(t.model.grads["0.We"]), to_numpy(ref.grads["0.We"]), rtol=1e-12)
+
+
+def test_trainer_gradient_is_the_gradient_of_the_reported_loss():
+    """Finite differences of the loss the Trainer reports (data loss + penalties) match the gradients
+    handed to the optimizer, for every parameter of a small LCEI-CNN (float64)."""
+    from minigrad import optim
+    from minigrad.trainer import Trainer
+    data = _tiny_images(seed=1)
+    grab = _Grabber()
+    t = Trainer(_tiny_lcei(seed=2), data, optim.SGD(1e-3), batch_size=8, epochs=1, rng=0, rules=[grab],
+                penalties=[L2(0.3, keys=("Wa", "W")), AbsSeparation("0.We", "0.Wi", beta=0.7),
+                           SatAbsSeparation("0.We", "0.Wi", beta=0.2)], progress=False)
+    params = t.model.params
+    saved = {k: v.copy() for k, v in params.items()}
+
+    def total_loss():
+        from minigrad.nn.losses import softmax_cross_entropy
+        loss, _ = softmax_cross_entropy(t.model.forward(t.X_train), t.y_train)
+        return float(to_numpy(loss)) + sum(float(to_numpy(p.value(params))) for p in t.penalties)
+
+    f0 = total_loss()
+    t.optimizer.lr = 1e-300                   # the step records the gradients and barely moves anything
+    loss, _ = t.train_step(t.X_train, t.y_train)
+    assert float(to_numpy(loss)) == pytest.approx(f0, rel=1e-12)
+    for k, v in params.items():
+        v[...] = saved[k]
+    r = np.random.default_rng(3)
+    for k, v in params.items():
+        flat = v.reshape(-1)
+        for i in r.choice(flat.size, size=min(5, flat.size), replace=False):
+            old = flat[i]
+            flat[i] = old + 1e-6
+            up = total_loss()
+            flat[i] = old - 1e-6
+            down = total_loss()
+            flat[i] = old
+            num = (up - down) / 2e-6
+            assert abs(num - grab.grads[k].reshape(-1)[i]) <= 1e-6 * max(1.0, abs(num)), (k, i, num)
+
+
+def test_trainer_refuses_a_penalty_reading_nothing_and_fingerprints_penalties(tmp_path):
+    from minigrad import optim
+    from minigrad.checkpoint import CheckpointError
+    from minigrad.trainer import Trainer
+    data = _tiny_images()
+    with pytest.raises(ValueError, match="reads none"):
+        Trainer(_tiny_lcei(), data, optim.SGD(0.1), penalties=[L1(1e-3, keys=("nothing",))], progress=False)
+    with pytest.raises(KeyError, match="0.Wx"):
+        Trainer(_tiny_lcei(), data, optim.SGD(0.1), penalties=[AbsSeparation("0.We", "0.Wx", 1.0)],
+                progress=False)
+    ck = str(tmp_path / "ck.npz")
+    Trainer(_tiny_lcei(), data, optim.SGD(0.1), epochs=1, penalties=[SatExpSeparation("0.We", "0.Wi", 0.5)],
+            checkpoint=ck, progress=False).fit()
+    for other in ([SatExpSeparation("0.We", "0.Wi", 0.1)], [ExpSatSeparation("0.We", "0.Wi", 0.5)], []):
+        with pytest.raises(CheckpointError, match="penalt"):
+            Trainer(_tiny_lcei(), data, optim.SGD(0.1), epochs=2, penalties=other, checkpoint=ck, resume=True,
+                    progress=False)

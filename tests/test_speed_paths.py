@@ -106,7 +106,8 @@ def test_rnn_equals_per_step_reference(activation, feedback, rng):
         close(got, want)
 
 
-@pytest.mark.parametrize("stats", ["batch", "running", "running_inclusive", "eval"])
+@pytest.mark.parametrize("stats", ["batch", "running", "running_inclusive", "running_prevmean",
+                                   "running_inclusive_prevmean", "eval"])
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("n", [1, 7])
 def test_batchnorm_equals_term_by_term_reference(stats, affine, n, rng):
@@ -215,6 +216,8 @@ FLOAT32_CASES = {
     "batchnorm_no_affine": (lambda: nn.BatchNorm(5, affine=False), (6, 5)),
     "batchnorm_running": (lambda: nn.BatchNorm(5, stats="running"), (6, 5)),
     "batchnorm_running_inclusive": (lambda: nn.BatchNorm(5, stats="running_inclusive"), (6, 5)),
+    "batchnorm_running_prevmean": (lambda: nn.BatchNorm(5, stats="running_prevmean"), (6, 5)),
+    "batchnorm_running_inclusive_prevmean": (lambda: nn.BatchNorm(5, stats="running_inclusive_prevmean"), (6, 5)),
     "batchnorm_eval": (lambda: nn.BatchNorm(5).eval(), (6, 5)),
     "batchnorm2d": (lambda: nn.BatchNorm2d(3), (4, 3, 3, 3)),
     "rnn_tanh": (lambda: nn.RNN(4, 5, rng=0), (3, 6, 4)),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from minigrad import nn, optim
-from minigrad.backend import to_numpy
+from minigrad.backend import to_device, to_numpy
 from minigrad.trainer import Trainer
 
 
@@ -26,6 +26,23 @@ def test_loss_falls_and_accuracy_rises():
     h = t.fit()
     assert h["train_loss"][-1] < 0.5 * h["train_loss"][0]
     assert h["val_acc"][-1] > 0.9
+
+
+def test_sequence_scores_are_scored_by_their_last_step():
+    """A readout at every step (N, T, C): the loss covers all steps, accuracy reads the last one."""
+    r = np.random.default_rng(0)
+    X = r.standard_normal((120, 4, 3)).astype(np.float32)
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(np.int64)         # known only once the whole sequence is read
+    data = {"X_train": X[:90], "y_train": y[:90], "X_val": X[90:], "y_val": y[90:]}
+    model = nn.Sequential(nn.RNN(3, 8, rng=0), nn.TemporalLinear(8, 2, rng=1))
+    t = Trainer(model, data, optim.Momentum(0.05), loss_fn=nn.sequence_cross_entropy, batch_size=30, epochs=3,
+                progress=False)
+    h = t.fit()
+    scores = to_numpy(model.eval().forward(to_device(data["X_val"])))  # (30, 4, 2)
+    last_step_acc = float((scores[:, -1].argmax(axis=1) == data["y_val"]).mean())
+    mean_step_acc = float((scores.argmax(axis=2) == data["y_val"][:, None]).mean())
+    assert h["val_acc"][-1] == pytest.approx(last_step_acc)
+    assert last_step_acc != pytest.approx(mean_step_acc)     # so the test tells the two apart
 
 
 def test_epoch_visits_every_example_once():
@@ -186,6 +203,19 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_good_checkpoint(tmp_p
     with np.load(ck) as z:
         for k, v in good.items():
             np.testing.assert_array_equal(z["param/" + k], v)
+
+
+def test_resuming_a_run_that_ended_on_a_nan_loss_does_not_train_it_again(tmp_path):
+    ck = tmp_path / "ck.npz"
+    t = Trainer(mlp(), blobs(), optim.SGD(1e30), batch_size=50, epochs=3, progress=False, checkpoint=str(ck))
+    with pytest.warns(RuntimeWarning), pytest.raises(FloatingPointError):
+        t.fit()
+    kept = ck.read_bytes()
+    again = Trainer(mlp(), blobs(), optim.SGD(1e30), batch_size=50, epochs=3, progress=False, checkpoint=str(ck),
+                    resume=True)
+    with pytest.raises(FloatingPointError, match="ended early.*not trained again"):
+        again.fit()
+    assert ck.read_bytes() == kept and again.step_count == 0
 
 
 def test_rules_run_in_order_around_the_step():

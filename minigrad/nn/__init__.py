@@ -17,7 +17,7 @@ from .minmaxout import MinMaxout
 from .mixed_relu import MixedReLU
 from .neglu import LearnedSignReLU, NegLU, SmoothNegLU
 from .parallel import DataParallel
-from .losses import l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
+from .losses import l1_penalty, l2_penalty, mse_loss, sequence_cross_entropy, softmax_cross_entropy
 from .rnn import RNN, LastStep, TemporalLinear
 
 __all__ = [
@@ -28,5 +28,5 @@ __all__ = [
     "RNN", "TemporalLinear", "LastStep",
     "DANN", "ColumnEi", "DANNConv2d", "DANNRNN",
     "CWA", "ConvCWA", "AbsNorm", "LateralCWA", "LateralConv2d", "LateralEIConv2d",
-    "softmax_cross_entropy", "mse_loss", "l1_penalty", "l2_penalty",
+    "softmax_cross_entropy", "sequence_cross_entropy", "mse_loss", "l1_penalty", "l2_penalty",
 ]

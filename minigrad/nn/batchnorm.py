@@ -22,15 +22,30 @@ Which statistics normalise a *training* batch is the ``stats`` option
 - ``"running_inclusive"``: first fold this batch into the running statistics,
   then normalise with the updated values.
 
-In the two running modes a batch's variance is measured about the previous
-running mean ``c = run_mu`` rather than about its own mean (``c = mu`` in
-batch mode): ``var = mean_i (x_i - c)^2``. Otherwise a batch of one example
-would always add a variance of 0, the running variance would decay to 0, and
-batch size 1 (which these modes are meant to allow) would blow up.
+In these three standard modes a batch's variance is measured about its own
+mean, ``var = mean_i (x_i - mu)^2``, before it is averaged into the running
+variance (as in Ioffe & Szegedy and every common library). So a batch of one
+example adds a variance of 0: at batch size 1 the running variance decays
+towards 0 and the normalisation divides by about sqrt(eps).
 
-All three are one formula. Write the statistics that normalise the batch as
+Two variants measure a batch's variance about the previous running mean
+instead, ``var = mean_i (x_i - c)^2`` with ``c = run_mu``:
+
+- ``"running_prevmean"``: as ``"running"``, with that variance;
+- ``"running_inclusive_prevmean"``: as ``"running_inclusive"``, with that variance.
+
+Then a single example's squared distance from the running mean enters the
+running variance, the running variance tracks the data's spread, and batch
+size 1 trains. The paper reports running statistics failing at every batch
+size; lesson 06 shows both definitions side by side.
+
+Write ``c`` for the centre of the batch variance: ``c = mu`` in the standard
+modes, ``c = run_mu`` in the ``_prevmean`` variants.
+
+All five are one formula. Write the statistics that normalise the batch as
     m = (1 - w) * run_mu + w * mu,      v = (1 - w) * run_var + w * var
-with w = 1 (batch), w = 0 (running) or w = 1 - momentum (running_inclusive).
+with w = 1 (batch), w = 0 (running, running_prevmean) or w = 1 - momentum
+(running_inclusive, running_inclusive_prevmean).
 Backward, by the chain rule through x_hat = (x - m) / sqrt(v + eps), with
 mu and var depending on x as above (s = sqrt(v + eps))::
 
@@ -39,8 +54,9 @@ mu and var depending on x as above (s = sqrt(v + eps))::
     dm     = -sum_i dx_hat_i / s
     dx_i   = dx_hat_i / s + w * dm / N + w * dv * 2 (x_i - c) / N
 
-(in batch mode c = mu also depends on x, but sum_i (x_i - mu) = 0 cancels
-that term). With w = 1 and m = c = mu this is the textbook batchnorm gradient.
+(where c = mu it also depends on x, but sum_i (x_i - mu) = 0 cancels that
+term). With w = 1 and m = c = mu this is the textbook batchnorm gradient; with
+w = 0 the statistics are constants and dx = dx_hat / s.
 
 Kernels: ``batchnorm_reference`` and ``batchnorm_backward_reference`` (end of
 this file) are these formulas term by term, the textbook code;
@@ -53,7 +69,17 @@ import numpy as np
 from ..backend import DEFAULT_DTYPE, kernels, to_device, xp
 from .base import Layer, check_arg
 
-STATS_MODES = ("batch", "running", "running_inclusive")
+STATS_MODES = ("batch", "running", "running_inclusive", "running_prevmean", "running_inclusive_prevmean")
+
+
+def stats_weight(stats, momentum):
+    """w, the weight of the batch's own statistics in those that normalise it (module docstring)."""
+    return 1.0 if stats == "batch" else 1.0 - momentum if stats.startswith("running_inclusive") else 0.0
+
+
+def variance_centre_is_running_mean(stats):
+    """True for the ``_prevmean`` variants: the batch variance is taken about the previous running mean."""
+    return stats.endswith("_prevmean")
 
 
 class BatchNorm(Layer):
@@ -65,7 +91,9 @@ class BatchNorm(Layer):
             parameters at all (``params`` is empty).
         momentum: running-statistics momentum (ours: 0.9 keeps 90% of the old value).
         eps: added to the variance, 1e-5.
-        stats: "batch", "running" or "running_inclusive" (see module docstring).
+        stats: "batch", "running", "running_inclusive" (standard), or the variants
+            "running_prevmean", "running_inclusive_prevmean" whose batch variance is
+            taken about the previous running mean (see module docstring).
         dtype: dtype of the parameters and running statistics (default float32).
 
     Params: ``gamma`` (D,), ``beta`` (D,) when affine. Buffers: ``running_mean``,
@@ -126,10 +154,10 @@ class BatchNorm(Layer):
                 raise ValueError(f"{type(self).__name__}: a training batch needs at least one example to "
                                  "compute batch statistics, got an empty batch")
             mu = x.mean(axis=0)                                      # (D,)
-            c = mu if self.stats == "batch" else run_mu              # centre of the variance
+            c = run_mu if variance_centre_is_running_mean(self.stats) else mu   # centre of the variance
             xc = x - c                                               # (N, D)
             var = xp.einsum("nd,nd->d", xc, xc) / n                  # mean_i (x_i - c)^2, no (N, D) temporary
-            w = {"batch": 1.0, "running": 0.0, "running_inclusive": 1.0 - mom}[self.stats]
+            w = stats_weight(self.stats, mom)
             m = (1 - w) * run_mu + w * mu
             v = (1 - w) * run_var + w * var
             # fold the batch into the running statistics (after m, v were formed)
@@ -191,9 +219,10 @@ def batchnorm_reference(x, running_mean, running_var, gamma=None, beta=None, mom
         new_mean, new_var = running_mean, running_var
     else:
         mu = x.mean(axis=0)                                            # batch mean
-        c = mu if stats == "batch" else running_mean                   # centre of the variance
+        c = running_mean if stats.endswith("_prevmean") else mu        # centre of the variance
         var = ((x - c) ** 2).mean(axis=0)                              # batch variance about c
-        w = {"batch": 1.0, "running": 0.0, "running_inclusive": 1.0 - momentum}[stats]
+        w = {"batch": 1.0, "running": 0.0, "running_prevmean": 0.0,    # weight of the batch's own statistics
+             "running_inclusive": 1.0 - momentum, "running_inclusive_prevmean": 1.0 - momentum}[stats]
         m = (1 - w) * running_mean + w * mu                            # statistics that normalise
         v = (1 - w) * running_var + w * var
         new_mean = momentum * running_mean + (1 - momentum) * mu

@@ -92,6 +92,14 @@ class LateralCWA(CWA):
         check_input_range: as ``nn.CWA``. ``init_std`` also sets the spread of the
             lateral parameters (default Glorot, sqrt(2 / (D + M)) for g and
             sqrt(2 / (M + K)) for g_in and g_out, conductances near 1).
+        lateral_conductance: c > 0, where the interneuron -> principal conductances L
+            start: L = c (1 + std * noise) (default 1, near 1 like every other conductance).
+            The interneurons' activities q are O(0.1-0.5) whatever the layer's activity
+            scale (they are CWA neurons themselves), so K of them at L ~ 1 add a conductance
+            ~K/5 at -1 that silences a layer whose feed-forward evidence is small, as it is
+            at initialisation (``nn.CWA``: ~1e-3 after doubled inputs). ``models.cwa_mlp``
+            therefore starts them at c = 1e-4 (``LATERAL_CONDUCTANCE``): the layer begins as
+            plain CWA and training grows the inhibition it needs.
 
     Params: ``g`` (D, M) feed-forward conductances G = h(g) as in ``nn.CWA``;
     ``g_in`` (M, K) principal -> interneuron conductances H = h(g_in);
@@ -102,7 +110,7 @@ class LateralCWA(CWA):
 
     def __init__(self, in_features, out_features, n_lateral=None, steps=3, rng=None, dtype=None,
                  n_inhibitory=None, rest_conductance=1.0, rest_potential=-0.4, init_std=None,
-                 check_input_range=True):
+                 check_input_range=True, lateral_conductance=1.0):
         rng = make_rng(rng)
         super().__init__(in_features, out_features, rng=rng, dtype=dtype, n_inhibitory=n_inhibitory,
                          rest_conductance=rest_conductance, rest_potential=rest_potential,
@@ -114,7 +122,10 @@ class LateralCWA(CWA):
         K, M = self.n_lateral, out_features
         std = np.sqrt(2.0 / (M + K)) if init_std is None else init_std
         self._init_param("g_in", std * rng.standard_normal((M, K)), dtype)
-        self._init_param("g_out", std * rng.standard_normal((K, M)), dtype)
+        c = self.lateral_conductance = check_arg(self, "lateral_conductance", lateral_conductance, 0,
+                                                 low_open=True)
+        # L = h(g_out) = c (1 + std * noise): near c (c = 1: g_out = std * noise, Glorot as g)
+        self._init_param("g_out", (c - 1) + c * std * rng.standard_normal((K, M)), dtype)
 
     def forward(self, x):
         """x: (N, D) activities in [0, 1] -> z_T: (N, M) in [-1, 1]."""

@@ -38,6 +38,37 @@ def softmax_cross_entropy(scores, y):
     return loss, dscores
 
 
+def sequence_cross_entropy(scores, y):
+    """Softmax cross-entropy at every time step, averaged over steps and batch.
+
+    For an RNN with a readout at every step, y(t) = softmax(U h(t)) (Khandwala &
+    Bedi, section 2.5), each step t has its own target.
+
+    Args:
+        scores: (N, T, C) class scores of every step.
+        y: (N, T) integer targets of every step, or (N,): the same target at
+            every step (a sequence label, e.g. the digit a row-by-row MNIST
+            sequence shows).
+    Returns:
+        loss: 0-d array, -(1/(N T)) sum_{i,t} log softmax(scores_it)[y_it].
+        dscores: (N, T, C), (softmax(scores_it) - onehot(y_it)) / (N T).
+
+    It is ``softmax_cross_entropy`` over the N*T rows (the mean over steps, so
+    a learning rate means the same as with one readout; CS231n's
+    temporal_softmax_loss sums over steps, which is T times larger).
+    """
+    if scores.ndim != 3:
+        raise ValueError(f"sequence_cross_entropy: expected scores of shape (N, T, C), got {tuple(scores.shape)}")
+    N, T, C = scores.shape
+    if y.shape == (N,):
+        y = xp.broadcast_to(y[:, None], (N, T))
+    if y.shape != (N, T):
+        raise ValueError(f"sequence_cross_entropy: expected targets of shape ({N}, {T}) or ({N},), "
+                         f"got {tuple(y.shape)}")
+    loss, drows = softmax_cross_entropy(scores.reshape(N * T, C), y.reshape(N * T))
+    return loss, drows.reshape(N, T, C)
+
+
 def mse_loss(pred, target):
     """Mean squared error, averaged over every element.
 
@@ -55,6 +86,11 @@ def mse_loss(pred, target):
 def l2_penalty(params, reg, keys=("W",)):
     """Weight decay term  0.5 * reg * sum ||W||^2  over the named weights.
 
+    The formula only: training adds it through ``minigrad.penalties.L2`` given to the
+    Trainer (``Trainer(..., penalties=[L2(reg)])``), the one way a parameter penalty
+    enters the loss and the gradients. (The optimizers' ``weight_decay`` is a different
+    thing: a decay of every parameter inside the update, not a term of the reported loss.)
+
     Args:
         params: dict name -> array (e.g. ``model.params``).
         reg: strength.
@@ -71,7 +107,10 @@ def l2_penalty(params, reg, keys=("W",)):
 
 
 def l1_penalty(params, reg, keys=("W",)):
-    """Sparsity term  reg * sum |W|;  its (sub)gradient is reg * sign(W)."""
+    """Sparsity term  reg * sum |W|;  its (sub)gradient is reg * sign(W).
+
+    The formula only: training adds it through ``minigrad.penalties.L1`` given to the Trainer.
+    """
     loss, grads = 0.0, {}
     for name, w in params.items():
         if name.rsplit(".", 1)[-1] in keys:

@@ -24,7 +24,11 @@ over time, again single matrix products over all N*T rows::
 Feedback alignment (Khandwala & Bedi, section 2.5): with feedback="fa", fixed
 random matrices replace the weights in the two backward products that carry
 error to earlier units: ``Wh.T -> Bh.T`` in the recurrence (the paper's
-H_back) and ``Wx.T -> Bx.T`` for dx (U_back).
+H_back) and ``Wx.T -> Bx.T`` for dx (the paper's RNN adds x(t) without an
+input matrix, so ``Bx`` has no name there; it matters when this layer sits
+above another). The paper's U is the readout y(t) = softmax(U h(t)): a
+``TemporalLinear`` at every step (or ``LastStep`` + ``Linear``) after this
+layer, whose own feedback matrix ``B`` is the paper's U_back.
 
 Kernels: ``rnn_reference`` and ``rnn_backward_reference`` (after the class)
 are the plain per-step textbook loops; ``MINIGRAD_KERNELS=reference`` (or
@@ -72,7 +76,7 @@ class RNN(Layer):
     so for the first layer while it trains).
     """
     needs_input_grad = True
-    feedback_of = {"Wx": "Bx", "Wh": "Bh"}    # U_back and H_back of Khandwala & Bedi, section 2.5
+    feedback_of = {"Wx": "Bx", "Wh": "Bh"}    # Bh: H_back of Khandwala & Bedi, section 2.5 (U_back: the readout's B)
 
     def __init__(self, input_size, hidden_size, activation="tanh", rng=None, feedback="bp", dtype=None):
         super().__init__()
@@ -200,8 +204,10 @@ def rnn_backward_reference(dout, cache, back_x, back_h):
 class TemporalLinear(Layer):
     """A ``Linear`` applied at every time step: (N, T, D) -> (N, T, M).
 
-    Used as the readout of an RNN when every step has a target. Params ``W``
-    (D, M), ``b`` (M,) as in ``Linear``; ``feedback="fa"`` likewise.
+    Used as the readout of an RNN when every step has a target: the paper's
+    y(t) = softmax(U h(t)) (Khandwala & Bedi, section 2.5) is this layer (U = ``W``)
+    followed by ``nn.sequence_cross_entropy``. Params ``W`` (D, M), ``b`` (M,) as in
+    ``Linear``; ``feedback="fa"`` likewise (its ``B`` is the paper's U_back).
     """
 
     def __init__(self, in_features, out_features, rng=None, feedback="bp", dtype=None):
