@@ -71,8 +71,8 @@ from minigrad import ledger, nn, optim, provenance
 from minigrad.dale import DaleProjection, DANNCorrections
 from minigrad.data import load_cifar10, load_mnist, load_mnist_sample, normalize, train_val_split
 from minigrad.data.paths import data_dir
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images, test_on_best)
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
+                                 save_figure, save_metrics, synthetic_images, test_on_best)
 from minigrad.trainer import Trainer
 
 # *_train examples are drawn from the training split, *_val of them held out for validation
@@ -93,12 +93,6 @@ PAPER = {"conv": {"model": "VGG16", "test_error": 21.08, "test_error_sd": 0.811,
          "dann_conv": {"model": "DANN-VGG16", "test_error": 21.178, "test_error_sd": 0.348, "epochs": 150,
                        "seeds": 6},
          "rnn": None, "dann_rnn": None}
-
-
-def epoch_ticks(ax, n_epochs):
-    """Ticks at whole epochs 1..n_epochs (at most about ten of them)."""
-    ax.set_xticks(np.arange(1, n_epochs + 1, max(1, round(n_epochs / 10))))
-    ax.set_xlim(0.7, n_epochs + 0.3)
 
 
 def cifar(args, cfg, rng):
@@ -193,7 +187,7 @@ def plot(out, name, title, hist, test_error):
             p = PAPER[kind]
             ax.axhline(p["test_error"], color=f"C{i}", ls=":", lw=1.2,
                        label=f"paper: {p['model']} test {p['test_error']:.2f}% ({p['epochs']} epochs)")
-    epoch_ticks(ax, max(len(h["val_acc"]) for h in hist.values()))
+    epoch_ticks(ax)
     ax.set_ylim(0, None)
     ax.set_xlabel("epoch"), ax.set_ylabel("error (%)"), ax.set_title(title), ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

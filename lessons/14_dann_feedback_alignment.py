@@ -86,8 +86,8 @@ from minigrad.backend import to_device
 from minigrad.dale import DaleProjection, DANNCorrections
 from minigrad.data import flatten, load_mnist, load_mnist_sample, normalize, train_val_split
 from minigrad.data.paths import data_dir
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, test_on_best)
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
+                                 save_figure, save_metrics, test_on_best)
 from minigrad.feedback import angle_between, feedback_layers, measure_alignment
 from minigrad.models import dann_mlp, mlp
 from minigrad.nn import DANN
@@ -105,12 +105,6 @@ LR = {("MLP", "bp"): 0.2976, ("MLP", "fa"): 0.05, ("DANN", "bp"): 0.1107, ("DANN
 # Table 1 (MNIST, 60,000 digits, 50 epochs, 6 seeds, backprop): final-epoch train and TEST error (%).
 # The paper has no feedback-alignment runs: everything FA here is beyond the paper.
 PAPER = {"MLP BP": {"train_error": 0.0, "test_error": 1.44}, "DANN BP": {"train_error": 0.0, "test_error": 1.325}}
-
-
-def epoch_ticks(ax, n_epochs):
-    """Ticks at whole epochs 1..n_epochs (at most about ten of them)."""
-    ax.set_xticks(np.arange(1, n_epochs + 1, max(1, round(n_epochs / 10))))
-    ax.set_xlim(0.7, n_epochs + 0.3)
 
 
 def load(cfg, rng):
@@ -240,7 +234,7 @@ def plot_errors(out, hist, results, n_val):
             ax.axhline(PAPER[name]["test_error"], color=f"C{i}", ls=":", lw=1.2,
                        label=f"paper: {name} test {PAPER[name]['test_error']}% (table 1: 60,000 digits, 50 epochs)")
     ax.set_yscale("symlog", linthresh=0.1)                         # 0% error stays on the plot
-    epoch_ticks(ax, max(len(h["val_acc"]) for h in hist.values()))
+    epoch_ticks(ax)
     ax.set_ylim(0, 100)
     ax.set_xlabel("epoch"), ax.set_ylabel("error (%), log scale above 0.1%")
     ax.set_title(f"MNIST: backprop vs feedback alignment, MLP vs DANN ({n_val} validation digits)")
@@ -262,7 +256,7 @@ def plot_alignment(out, hist):
     axes[1].set_title("DANN: angle(Wee - Wei Wie, Bee - Wei Bie)")
     for ax in axes:
         ax.axhline(90, color="gray", lw=0.8, ls=":")
-        epoch_ticks(ax, max(len(h["val_acc"]) for h in hist.values()))
+        epoch_ticks(ax)
         ax.set_xlabel("epoch"), ax.set_ylabel("degrees"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
     save_figure(fig, out, "alignment.png")
 

@@ -109,8 +109,8 @@ import numpy as np
 
 from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_device
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics)
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
+                                 save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 ALL_SHARES = tuple(i / 100 for i in range(11))
@@ -131,12 +131,6 @@ SETTINGS = {
     "full": dict(mnist=dict(shares=ALL_SHARES, epochs=20, n_train=55000, n_val=5000, n_test=10000),
                  fashion=dict(shares=ALL_SHARES, epochs=20, n_train=55000, n_val=5000, n_test=10000)),
 }
-
-
-def epoch_ticks(ax, n_epochs):
-    """Ticks at whole epochs 1..n_epochs (at most about ten of them)."""
-    ax.set_xticks(np.arange(1, n_epochs + 1, max(1, round(n_epochs / 10))))
-    ax.set_xlim(0.7, n_epochs + 0.3)
 
 
 def build_lenet(share, seed):
@@ -253,7 +247,7 @@ def plot_dataset(name, runs, out, title):
                        label="thesis test (table 6, 60,000 digits)")
         ax.set_title(f"{100 * share:g}% NegLU" + (" (diverged)" if runs[share]["diverged"] else ""), fontsize=9)
         ax.set_yscale("symlog", linthresh=0.1), ax.set_ylim(0, 100), ax.grid(alpha=0.3, which="both")
-        epoch_ticks(ax, len(e))
+        epoch_ticks(ax)
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
     for ax in list(axes.flat)[len(shares):]:
@@ -293,7 +287,7 @@ def plot_dataset(name, runs, out, title):
                 ax.plot(np.arange(1, 10), 100 * np.array(THESIS_FIRST[share]), f"C{i}x:",
                         label=f"{100 * share:g}% NegLU: thesis table 8")
         ax.set_xlabel("epoch"), ax.set_ylabel("error %"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
-        epoch_ticks(ax, max(9 if name == "mnist" else 1, len(runs[0.0]["history"]["test_err"])))
+        epoch_ticks(ax)
         ax.set_title(f"{title}: first epochs, ReLU vs 1% NegLU (thesis table 8)")
         save_figure(fig, out, f"{name}_first_epochs.png")
 

@@ -85,8 +85,8 @@ import numpy as np
 
 from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_device
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
+                                 save_figure, save_metrics, synthetic_images)
 from minigrad.trainer import Trainer
 
 SHARES = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03)
@@ -101,12 +101,6 @@ SETTINGS = {
                  lrs=(0.05,) * 30 + (0.005,) * 10 + (0.0005,) * 5),
 }
 TRAINING = dict(momentum=0.9, weight_decay=1e-4, batch=100)
-
-
-def epoch_ticks(ax, n_epochs):
-    """Ticks at whole epochs 1..n_epochs (at most about ten of them)."""
-    ax.set_xticks(np.arange(1, n_epochs + 1, max(1, round(n_epochs / 10))))
-    ax.set_xlim(0.7, n_epochs + 0.3)
 
 
 class PiecewiseLR:
@@ -228,7 +222,6 @@ def plot_accuracy_vs_thesis(out, runs, source):
     """Training and validation accuracy per epoch, one colour per share, the thesis's final training and
     test accuracy of that share (tables 9-10, 45 epochs on 50,000 images) as dotted lines."""
     fig, axes = figure(1, 2, figsize=(12, 4.5), sharey=True)
-    n = max(len(r["history"]["train_acc"]) for r in runs.values())
     for i, (share, r) in enumerate(runs.items()):
         for ax, key, thesis, what in ((axes[0], "train_acc", THESIS_TRAIN, "train"),
                                       (axes[1], "val_acc", THESIS_TEST, "test")):
@@ -239,7 +232,7 @@ def plot_accuracy_vs_thesis(out, runs, source):
     axes[0].set_title("training accuracy (running)"), axes[1].set_title("validation accuracy (thesis: test)")
     for ax in axes:
         ax.axhline(10, color="gray", lw=0.8, ls="-.")
-        epoch_ticks(ax, n)
+        epoch_ticks(ax)
         ax.set_xlabel("epoch"), ax.grid(alpha=0.3), ax.legend(fontsize=6.5, ncol=2)
     axes[0].set_ylabel("accuracy (%)")
     fig.suptitle(f"MixLU-LeNet5, {source} (thesis figure 13; dash-dot: chance)")

@@ -86,8 +86,8 @@ import numpy as np
 
 from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_device, to_numpy
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics)
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
+                                 save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 TRAINING = dict(lr=1e-3, momentum=0.9, weight_decay=5e-4, batch=100, init_scale=0.01, hidden=500)
@@ -118,12 +118,6 @@ VARIANTS = {
 # At the network's learning rate (0.001) the sign logits s barely move in a few epochs; these variants
 # multiply their gradient (so their learning rate) by a factor.
 S_LR_FACTOR = {"learned sign, a0=0.95, lr(s) x1000": 1000.0, "learned sign, a0=0.5, lr(s) x1000": 1000.0}
-
-
-def epoch_ticks(ax, n_epochs):
-    """Ticks at whole epochs 1..n_epochs (at most about ten of them)."""
-    ax.set_xticks(np.arange(1, n_epochs + 1, max(1, round(n_epochs / 10))))
-    ax.set_xlim(0.7, n_epochs + 0.3)
 
 
 class ScaleGradient:
@@ -220,13 +214,12 @@ def claims(runs, cfg, used):
 def plot_runs(out, runs, source):
     """Training and validation accuracy per epoch, one line per fully connected stage (no thesis numbers)."""
     fig, axes = figure(1, 2, figsize=(12, 4.5), sharey=True)
-    n = max(len(r["history"]["train_acc"]) for r in runs.values())
     for ax, key in zip(axes, ("train_acc", "val_acc")):
         for i, (name, r) in enumerate(runs.items()):
             ys = 100 * np.array(r["history"][key])
             ax.plot(np.arange(1, len(ys) + 1), ys, f"C{i % 10}" + ("--" if "learned" in name else "-"), marker=".",
                     label=name)
-        epoch_ticks(ax, n)
+        epoch_ticks(ax)
         ax.set_xlabel("epoch"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
     axes[0].set_title("training accuracy (running)"), axes[1].set_title("validation accuracy")
     axes[0].set_ylabel("accuracy (%)")

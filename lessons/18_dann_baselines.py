@@ -122,8 +122,8 @@ from minigrad.backend import make_rng, to_device, to_float
 from minigrad.dale import CosineLRScaling, DANNCorrections, DaleProjection, GradNormClip
 from minigrad.data import flatten, load_fashion_mnist, load_mnist, load_mnist_sample, normalize
 from minigrad.data.paths import data_dir
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images)
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
+                                 save_figure, save_metrics, synthetic_images)
 from minigrad.models import columnei_mlp, dann_mlp, mlp
 from minigrad.trainer import Trainer
 
@@ -170,12 +170,6 @@ def paper_block():
     """PAPER as metrics.json stores it: each model's numbers labelled train / test."""
     return {ds: {name: None if v is None else {"train_error": v[0], "test_error": v[1], "epochs": 50, "seeds": 6}
                  for name, v in models.items()} for ds, models in PAPER.items()}
-
-
-def epoch_ticks(ax, n_epochs):
-    """Ticks at whole epochs 1..n_epochs (at most about ten of them)."""
-    ax.set_xticks(np.arange(1, n_epochs + 1, max(1, round(n_epochs / 10))))
-    ax.set_xlim(0.7, n_epochs + 0.3)
 
 
 def load(name, args, cfg, rng):
@@ -326,23 +320,21 @@ def plot_group(out, fname, title, dataset, names, histories):
 
     Log scale above 0.1%, linear below (symlog), so that 0% training error stays on the plot."""
     fig, axes = figure(1, 2, figsize=(12, 4.5))
-    n_epochs = 1
     for i, name in enumerate(names):
         paper = PAPER[dataset][name]
         for ax, key, col in zip(axes, ("train_acc", "test_acc"), (0, 1)):
             curves = np.array([h[key] for h in histories[name]], dtype=float)
             e = np.arange(1, curves.shape[1] + 1)
-            n_epochs = max(n_epochs, len(e))
             ax.plot(e, 100 * (1 - curves.mean(axis=0)), f"C{i}", marker=".", label=name)
             if paper is not None:
                 ax.axhline(paper[col], color=f"C{i}", ls=":", lw=1.2, label=f"paper {paper[col]:g}%")
-    axes[0].set_title(f"{title}: training error (running, per epoch)\ndotted: the paper's after 50 epochs",
-                      fontsize=10)
-    axes[1].set_title(f"{title}: test error (mean over seeds)\ndotted: the paper's after 50 epochs", fontsize=10)
+    fig.suptitle(f"{title} (dotted: the paper's after 50 epochs)")
+    axes[0].set_title("training error (running, per epoch; mean over seeds)", fontsize=10)
+    axes[1].set_title("test error (mean over seeds)", fontsize=10)
     for ax in axes:
         ax.set_xlabel("epoch"), ax.set_ylabel("error (%), log scale above 0.1%")
         ax.set_yscale("symlog", linthresh=0.1), ax.set_ylim(0, 100)
-        epoch_ticks(ax, n_epochs)
+        epoch_ticks(ax)
         ax.grid(alpha=0.3, which="both"), ax.legend(fontsize=6.5, ncol=2, loc="lower left")
     save_figure(fig, out, fname)
 
