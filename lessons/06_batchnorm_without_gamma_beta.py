@@ -235,7 +235,8 @@ def main():
     save_figure(fig, out, "running_stats.png")
 
     # ---- the claims (the same numbers as the printed tables and the docstring's Measured section)
-    pct = lambda v: None if v is None else 100 * v
+    def pct(v):
+        return None if v is None else 100 * v
     p1 = {"with": part1["BN with gamma, beta"], "without": part1["BN without gamma, beta"]}
     sizes_with_batch = [b for b in cfg["batch_sizes"] if b > 1]
     n = dict(n_train=cfg["n_train"], n_val=cfg["n_val"])

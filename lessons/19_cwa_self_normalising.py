@@ -127,8 +127,8 @@ def plot_ranges(out, stats, depth):
         ax.axhspan(-1, 1, color="0.85", zorder=0, label="paper (sec. 2.3): CWA bound [-1, 1]")
         ax.set_yscale("symlog", linthresh=1e-2)
         ax.set_xticks(layers, [f"hidden {k}" for k in layers], rotation=45, fontsize=7)
-        ax.set_title(f"pre-activation z per hidden layer, {'at initialisation' if when == 'init' else 'after training'}",
-                     fontsize=9)
+        moment = "at initialisation" if when == "init" else "after training"
+        ax.set_title(f"pre-activation z per hidden layer, {moment}", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("z (symmetric log scale)")
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -182,7 +182,8 @@ def main():
                          f"{s[-1]['sd'] / s[0]['sd']:.3g}", " ".join(f"{r['active']:.2f}" for r in s)])
     print_table(["network", "when", "z range (some layers)", "max |z|", "sd last / sd first layer",
                  "active fraction per layer"], rows)
-    print("validation accuracy after training: " + ", ".join(f"{n} {r['val_acc_last']:.1f}%" for n, r in results.items()))
+    print("validation accuracy after training: "
+          + ", ".join(f"{n} {r['val_acc_last']:.1f}%" for n, r in results.items()))
     max_abs = lambda name: max(max(abs(r["min"]), abs(r["max"])) for w in ("init", "trained")   # noqa: E731
                                for r in stats[name][w])
     drift = lambda name, w: stats[name][w][-1]["sd"] / stats[name][w][0]["sd"]                 # noqa: E731

@@ -448,8 +448,9 @@ def main():
                  "[paper's protocol]", "train (last)", "active units per hidden layer (last)", "paper test"], rows)
     print("\nat initialisation (probe images): z mean +- sd and fraction active, per hidden layer")
     for name in ("CWA, e_r = -0.4 everywhere", "CWA"):
+        init = results["mnist"][name]["init"]
         print(f"  {name}: " + "; ".join(f"hidden {i + 1}: z {s['z_mean']:+.4f} +- {s['z_sd']:.4f}, "
-                                        f"active {s['active']:.3f}" for i, s in enumerate(results["mnist"][name]["init"])))
+                                        f"active {s['active']:.3f}" for i, s in enumerate(init)))
     for u in used.values():
         if u["fallback"]:
             print("NOTE:", u["note"])

@@ -262,8 +262,9 @@ def main():
     print_table(["data", "network", "lr", "best epoch", "val", "test @ val-best",
                  "best test in training [paper's protocol]", "train (last)", "paper test"], rows)
     for ds in results:
+        angles = results[ds]["CWA, feedback alignment"]["grad_angle_last"]
         print(f"{NAMES[ds]}: FA gradient angles to backprop (last epoch): "
-              + ", ".join(f"{k} {v:.0f} deg" for k, v in results[ds]["CWA, feedback alignment"]["grad_angle_last"].items()))
+              + ", ".join(f"{k} {v:.0f} deg" for k, v in angles.items()))
     for u in used.values():
         if u["fallback"]:
             print("NOTE:", u["note"])

@@ -265,8 +265,8 @@ def layer_names(model):
     """
     from .feedback import feedback_layers
     layers = feedback_layers(model)
-    kind = {p: "conv" if "Conv" in type(l).__name__ else "recurrent" if "RNN" in type(l).__name__ else "dense"
-            for p, l in layers}
+    kind = {p: "conv" if "Conv" in type(layer).__name__ else "recurrent" if "RNN" in type(layer).__name__
+            else "dense" for p, layer in layers}
     last_dense = [p for p, _ in layers if kind[p] == "dense"][-1:]
     counts, names = {}, {}
     for prefix, layer in layers:
