@@ -86,7 +86,8 @@ shared 2-core machine, load average ~7: 11.4 minutes wall clock, 7.0 of them tra
 Run (one thread on a shared 2-core CPU)
     python lessons/22_lateral_lc_cnn.py          # default: reduced (see SETTINGS), ~12 minutes
     python lessons/22_lateral_lc_cnn.py --smoke  # seconds; embedded MNIST sample / synthetic images
-    python lessons/22_lateral_lc_cnn.py --full   # the paper's setting: 48x48, all data, 5 seeds, lr search (days on one thread)
+    python lessons/22_lateral_lc_cnn.py --full   # the paper's setting: 48x48, all data, 5 seeds, lr search
+                                                 # (days on one thread)
 Data: MNIST (``python data_scripts/mnist.py``; without it the embedded
 5,000-digit sample, announced on screen and in metrics.json), Fashion-MNIST
 (``python data_scripts/fashion_mnist.py``) and CIFAR-10
@@ -250,7 +251,8 @@ def main():
             with clock("train"):
                 for lr in cfg["lrs"]:
                     print(f"--- {NAMES[ds]}: {name} ({counts[ds][name]} parameters), lr {lr}, seed {seeds[0]}")
-                    trainers[lr] = train(name, data, cfg, lr, seeds[0], side, out, args, f"{ds}_{name}_lr{lr}_s{seeds[0]}")
+                    run_name = f"{ds}_{name}_lr{lr}_s{seeds[0]}"
+                    trainers[lr] = train(name, data, cfg, lr, seeds[0], side, out, args, run_name)
                     val[lr] = trainers[lr].best_score
             lr = max(cfg["lrs"], key=lambda v: val[v])
             chosen_lr[ds][name] = lr
@@ -290,7 +292,8 @@ def main():
                          f"{a.mean():.2f} +- {a.std(ddof=1):.2f}" if len(a) > 1 else f"{a.mean():.2f}",
                          f"{PAPER[ds][m][0]:.2f} +- {PAPER[ds][m][1]:.2f}"])
     print(f"test accuracy (%) at the epoch chosen on validation, mean +- sd over seeds {seeds} "
-          f"({'SHORTENED: ' + str(cfg['n_train']) + ' training images, ' + str(cfg['epochs']) + ' epochs' if args.mode != 'full' else 'paper setting'})")
+          + (f"(SHORTENED: {cfg['n_train']} training images, {cfg['epochs']} epochs)" if args.mode != "full"
+             else "(paper setting)"))
     print_table(["data", "model", "params", "lr", "val acc", "test acc (ours)", "paper (table 1)"], rows)
     print("\nsparsity of LC-CNN 5 loops' maps per loop A_0..A_5 (mean over maps):")
     for ds, s in sparsity.items():
@@ -299,7 +302,6 @@ def main():
     print("Natural Images (the paper's fourth data set) is not available offline: not run.")
 
     # --------------------------------------------------------------- claims
-    first = used[0]
     differs = ([] if args.mode == "full" else
                [f"{cfg['n_train']} training / {cfg['n_val']} validation images (paper 85/15 of the whole set)",
                 f"{cfg['epochs']} epochs", f"{len(seeds)} seed(s)", "learning rate fixed at 1e-2 (not searched)",
@@ -307,7 +309,8 @@ def main():
     differs.append("momentum 0.9 (the paper's value is unreadable)")
     claims = []
     for ds, info in zip(datasets, used):
-        cond = ledger.Conditions(data=info["name"] + (" (fallback: " + info["source"] + ")" if info["fallback"] else ""),
+        data_name = info["name"] + (" (fallback: " + info["source"] + ")" if info["fallback"] else "")
+        cond = ledger.Conditions(data=data_name,
                                  n_train=info["n_train"], n_val=info["n_val"], n_test=info["n_test"],
                                  epochs=cfg["epochs"], differs=differs)
         claims.append(ledger.Claim(

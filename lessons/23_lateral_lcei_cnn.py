@@ -194,7 +194,9 @@ def e_share(We, Wi, thresholds=THRESHOLDS):
 
 def own_sign_share(We, Wi):
     """Share of lateral weights carrying their path's sign: (#(W_E > 0) + #(W_I < 0)) / (n_E + n_I)."""
-    return float((analysis.sign_shares(We, (0.0,))["positive"][0] + analysis.sign_shares(Wi, (0.0,))["negative"][0]) / 2)
+    positive_e = analysis.sign_shares(We, (0.0,))["positive"][0]
+    negative_i = analysis.sign_shares(Wi, (0.0,))["negative"][0]
+    return float((positive_e + negative_i) / 2)
 
 
 def plot_accuracy(out, results, datasets):
@@ -219,7 +221,8 @@ def plot_weight_distributions(out, histories, ds):
     for row, v in enumerate(VARIANTS):
         h = histories[v]
         n = len(h["W_E hist"])
-        for col, (i, label) in enumerate(((0, "start"), (n // 2, f"after epoch {n // 2}"), (n - 1, f"after epoch {n - 1}"))):
+        moments = ((0, "start"), (n // 2, f"after epoch {n // 2}"), (n - 1, f"after epoch {n - 1}"))
+        for col, (i, label) in enumerate(moments):
             ax = axes[row][col]
             ax.bar(centers, h["W_E hist"][i], width=np.diff(HIST_EDGES), alpha=0.6, color="C3", label="W_E (exc.)")
             ax.bar(centers, h["W_I hist"][i], width=np.diff(HIST_EDGES), alpha=0.6, color="C0", label="W_I (inh.)")
@@ -316,7 +319,8 @@ def main():
             r = results[ds][v]
             a = np.array(r["test_acc"])
             es = np.mean(r["e_share"], axis=0)
-            rows.append([NAMES[ds], v + (f" (relabelled x{r['relabelled']})" if r.get("relabelled") else ""), r["lr"], f"{np.mean(r['val_acc']):.2f}",
+            label = v + (f" (relabelled x{r['relabelled']})" if r.get("relabelled") else "")
+            rows.append([NAMES[ds], label, r["lr"], f"{np.mean(r['val_acc']):.2f}",
                          f"{a.mean():.2f} +- {a.std(ddof=1):.2f}" if len(a) > 1 else f"{a.mean():.2f}",
                          f"{PAPER[ds][v][0]:.2f}", f"{np.mean(r['mean_W_E']):+.4f}", f"{np.mean(r['mean_W_I']):+.4f}",
                          f"{np.mean(r['own_sign_share']):.3f}", " ".join(f"{s:.3f}" for s in es)])

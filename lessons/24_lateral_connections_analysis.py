@@ -48,9 +48,11 @@ it read lesson 22's networks, so it took seconds)
       --full; not run).
 
 Run (one thread on a shared 2-core CPU)
-    python lessons/24_lateral_connections_analysis.py          # default: seconds after lesson 22's default run, else ~6 minutes
+    python lessons/24_lateral_connections_analysis.py          # default: seconds after lesson 22's default run,
+                                                               # else ~6 minutes
     python lessons/24_lateral_connections_analysis.py --smoke  # seconds; trains a tiny LC-CNN itself
-    python lessons/24_lateral_connections_analysis.py --full   # on lesson 22's --full networks (or trains at the paper's setting)
+    python lessons/24_lateral_connections_analysis.py --full   # on lesson 22's --full networks
+                                                               # (or trains at the paper's setting)
 Data: as lesson 22 (MNIST or its embedded sample, Fashion-MNIST, CIFAR-10).
 Outputs in outputs/24_lateral_connections_analysis/: fig9_kernel_similarity.png,
 afferent_kernels.png, metrics.json.
@@ -166,7 +168,8 @@ def main():
     fig.suptitle("afferent kernels W_a of the trained LC-CNNs (one row per data set)")
     save_figure(fig, out, "afferent_kernels.png")
 
-    print(f"\nafferent vs lateral kernel distance, LC-CNN {LOOPS} loops, {CHANNELS} maps ({CHANNELS * (CHANNELS - 1) // 2} pairs)")
+    pairs = CHANNELS * (CHANNELS - 1) // 2
+    print(f"\nafferent vs lateral kernel distance, LC-CNN {LOOPS} loops, {CHANNELS} maps ({pairs} pairs)")
     print(f"  at initialisation: slope {init['slope']:.3f}, r = {init['r']:.3f}")
     for ds, r in results.items():
         print(f"  {NAMES[ds]:16s} slope {r['slope']:.3f}, r = {r['r']:.3f}   ({r['source']})")
