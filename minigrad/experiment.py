@@ -372,8 +372,38 @@ def test_on_best(trainer, X_test, y_test):
     return trainer.evaluate(to_device(X_test), to_device(y_test))
 
 
+def mnist_or_sample(split="train"):
+    """MNIST if installed (``python data_scripts/mnist.py``), else the embedded sample: a fallback, announced.
+
+    The embedded sample has 5,000 training digits (sorted by class: draw a permutation)
+    and 2,000 test digits.
+
+    Args:
+        split: "train", "test" or "both".
+    Returns:
+        (images, labels), or for "both" ((x_train, y_train), (x_test, y_test)): uint8
+        (N, 28, 28) images and int64 labels; then a dict ``source``, ``fallback``, ``note``
+        to pass on to ``provenance.data_used(name, **that)``.
+    """
+    from .data import load_mnist, load_mnist_sample
+    from .data.paths import data_dir
+    splits = ("train", "test") if split == "both" else (split,)
+    try:
+        arrays = [load_mnist(split=s) for s in splits]
+        info = dict(source=str(data_dir() / "mnist"), fallback=False, note="")
+        if len(arrays[0][0]) < (60000 if splits[0] == "train" else 10000):
+            info["note"] = "the installed MNIST is a subset: " + ", ".join(
+                f"{len(x)} {s} digits" for s, (x, _) in zip(splits, arrays))
+    except FileNotFoundError:
+        arrays = [load_mnist_sample(s) for s in splits]
+        info = dict(source="embedded MNIST sample (minigrad/data/embedded)", fallback=True,
+                    note="MNIST not installed (python data_scripts/mnist.py): the embedded 5,000-digit sample instead")
+        print(info["note"])
+    return (tuple(arrays) if split == "both" else arrays[0]), info
+
+
 def mnist_train_test(n_train, n_test, rng):
-    """MNIST digits, or the embedded 5,000-digit sample when MNIST is not installed.
+    """MNIST digits, or the embedded 5,000-digit sample when MNIST is not installed (``mnist_or_sample``).
 
     Args:
         n_train: how many shuffled training digits (None: all).
@@ -381,12 +411,7 @@ def mnist_train_test(n_train, n_test, rng):
     Returns:
         (x_train, y_train, x_test, y_test): uint8 (N, 28, 28) images and int64 labels.
     """
-    from .data import load_mnist, load_mnist_sample
-    try:
-        (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-    except FileNotFoundError:
-        print("MNIST is not installed: using the embedded sample (python data_scripts/mnist.py fetches it)")
-        (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
+    ((xtr, ytr), (xte, yte)), _ = mnist_or_sample("both")
     tr = rng.permutation(len(xtr))[: n_train or len(xtr)]
     te = np.arange(min(n_test, len(xte)))
     return xtr[tr], ytr[tr], xte[te], yte[te]
