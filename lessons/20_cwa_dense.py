@@ -121,8 +121,9 @@ import numpy as np
 from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_device, to_float
 from minigrad.data import cwa_scale_clip, double_inputs, flatten, load_cifar10, standardize, train_val_split
-from minigrad.experiment import (checkpoint_path, figure, mnist_or_sample, output_dir, parse_args, print_table,
-                                 save_figure, save_metrics, synthetic_images, test_on_best)
+from minigrad.experiment import (checkpoint_path, figure, mnist_or_sample, output_dir, parse_args,
+                                 plot_loss_and_accuracy, print_table, save_figure, save_metrics, synthetic_images,
+                                 test_on_best)
 from minigrad.models import CIFAR10_FCN, MNIST_FCN, cwa_mlp
 from minigrad.trainer import Trainer
 
@@ -333,23 +334,6 @@ def plot_active(out, histories, steps_per_epoch):
     save_figure(fig, out, "active_units.png")
 
 
-def plot_dataset(out, dataset, results, histories):
-    fig, axes = figure(1, 2, figsize=(11, 4))
-    for i, (name, h) in enumerate(histories.items()):
-        e = np.arange(1, len(h["val_acc"]) + 1)
-        axes[0].plot(e, h["train_loss"], f"C{i}", label=name)
-        axes[1].plot(e, 100 * np.array(h["val_acc"]), f"C{i}", label=f"{name} (validation)")
-        if name in PAPER[dataset]:
-            axes[1].axhline(PAPER[dataset][name], color=f"C{i}", ls="--", lw=0.8,
-                            label=f"paper {name} {PAPER[dataset][name]:.2f}% (test)")
-    axes[0].set_ylabel("training loss (running mean over the epoch)"), axes[1].set_ylabel("accuracy (%)")
-    axes[0].set_title(f"{NAMES[dataset]} FCN: training loss"), axes[1].set_title(f"{NAMES[dataset]}: accuracy")
-    for ax in axes:
-        ax.set_xlabel("epoch"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
-        ax.set_xticks(range(1, max(len(h["val_acc"]) for h in histories.values()) + 1))
-    save_figure(fig, out, f"{dataset}.png")
-
-
 def make_claims(results, used, cfg, mode):
     def cond(ds, differs):
         c, u = cfg[ds], used[ds]
@@ -421,7 +405,8 @@ def main():
     results, histories, used = {}, {}, {}
     for dataset in ("mnist", "cifar10"):
         results[dataset], histories[dataset], used[dataset] = run_dataset(dataset, args, cfg, out, rng, clock)
-        plot_dataset(out, dataset, results[dataset], histories[dataset])
+        plot_loss_and_accuracy(out, f"{dataset}.png", histories[dataset], PAPER[dataset],
+                               (f"{NAMES[dataset]} FCN: training loss", f"{NAMES[dataset]}: accuracy"))
     steps = int(np.ceil(used["mnist"]["n_train"] / cfg["batch"]))
     plot_active(out, histories["mnist"], steps)
 

@@ -80,8 +80,9 @@ import numpy as np
 from minigrad import ledger, optim, provenance
 from minigrad.backend import to_device
 from minigrad.data import cwa_scale_clip, double_inputs, load_cifar10, standardize, train_val_split
-from minigrad.experiment import (checkpoint_path, figure, mnist_or_sample, output_dir, parse_args, print_table,
-                                 save_figure, save_metrics, synthetic_images, test_on_best)
+from minigrad.experiment import (checkpoint_path, figure, mnist_or_sample, output_dir, parse_args,
+                                 plot_loss_and_accuracy, print_table, save_figure, save_metrics, synthetic_images,
+                                 test_on_best)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.models import CIFAR10_CNN, MNIST_CNN, cwa_cnn
 from minigrad.trainer import Trainer
@@ -203,23 +204,6 @@ def run_dataset(dataset, args, cfg, out, rng, clock):
     return results, histories, names, used
 
 
-def plot_dataset(out, dataset, histories):
-    fig, axes = figure(1, 2, figsize=(11, 4))
-    for i, (name, h) in enumerate(histories.items()):
-        e = np.arange(1, len(h["val_acc"]) + 1)
-        axes[0].plot(e, h["train_loss"], f"C{i}", label=name)
-        axes[1].plot(e, 100 * np.array(h["val_acc"]), f"C{i}", label=f"{name} (validation)")
-        if name in PAPER[dataset]:
-            axes[1].axhline(PAPER[dataset][name], color=f"C{i}", ls="--", lw=0.8,
-                            label=f"paper {name} {PAPER[dataset][name]:.2f}% (test)")
-    axes[0].set_ylabel("training loss (running mean over the epoch)"), axes[1].set_ylabel("accuracy (%)")
-    axes[0].set_title(f"{NAMES[dataset]} CNN: training loss"), axes[1].set_title(f"{NAMES[dataset]} CNN: accuracy")
-    for ax in axes:
-        ax.set_xlabel("epoch"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
-        ax.set_xticks(range(1, max(len(h["val_acc"]) for h in histories.values()) + 1))
-    save_figure(fig, out, f"{dataset}.png")
-
-
 def plot_alignment(out, histories, names):
     fig, axes = figure(1, 2, figsize=(11, 4), sharey=True)
     for ax, dataset in zip(axes, ("mnist", "cifar10")):
@@ -243,7 +227,8 @@ def main():
     results, histories, names, used = {}, {}, {}, {}
     for ds in ("mnist", "cifar10"):
         results[ds], histories[ds], names[ds], used[ds] = run_dataset(ds, args, cfg, out, rng, clock)
-        plot_dataset(out, ds, histories[ds])
+        plot_loss_and_accuracy(out, f"{ds}.png", histories[ds], PAPER[ds],
+                               (f"{NAMES[ds]} CNN: training loss", f"{NAMES[ds]} CNN: accuracy"))
     plot_alignment(out, histories, names)
     rows = [[NAMES[ds], n, f"{r['lr']:g}", r["best_epoch"], f"{r['val_acc']:.2f}", f"{r['test_at_val_best']:.2f}",
              f"{r['best_test_during_training']:.2f}", f"{r['train_acc_last']:.1f}", PAPER[ds].get(n, "-")]

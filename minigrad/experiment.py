@@ -231,6 +231,28 @@ def plot_accuracy(out_dir, runs, style, title, chance=None, name="accuracy.png")
     return save_figure(fig, out_dir, name)
 
 
+def plot_loss_and_accuracy(out_dir, name, histories, paper, titles):
+    """Training loss (left) and validation accuracy in % (right) per epoch, one colour per run.
+
+    ``histories``: run name -> the Trainer's history (``train_loss``, ``val_acc``);
+    ``paper``: run name -> the paper's test accuracy in %, drawn dashed in the run's colour
+    where given; ``titles``: (left, right). Saves ``name`` in ``out_dir``; returns the path.
+    """
+    fig, axes = figure(1, 2, figsize=(11, 4))
+    for i, (run, h) in enumerate(histories.items()):
+        e = np.arange(1, len(h["val_acc"]) + 1)
+        axes[0].plot(e, h["train_loss"], f"C{i}", label=run)
+        axes[1].plot(e, 100 * np.array(h["val_acc"]), f"C{i}", label=f"{run} (validation)")
+        if run in paper:
+            axes[1].axhline(paper[run], color=f"C{i}", ls="--", lw=0.8, label=f"paper {run} {paper[run]:.2f}% (test)")
+    axes[0].set_ylabel("training loss (running mean over the epoch)"), axes[1].set_ylabel("accuracy (%)")
+    axes[0].set_title(titles[0]), axes[1].set_title(titles[1])
+    for ax in axes:
+        ax.set_xlabel("epoch"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
+        ax.set_xticks(range(1, max(len(h["val_acc"]) for h in histories.values()) + 1))
+    return save_figure(fig, out_dir, name)
+
+
 def paper_line(ax, value, label, color="k", ls=":"):
     """Mark a number the paper gives: a horizontal line at ``value`` labelled ``paper: <label>``."""
     ax.axhline(value, color=color, ls=ls, lw=1.2, label=f"paper: {label}")
@@ -392,6 +414,7 @@ def mnist_or_sample(split="train"):
         arrays = [load_mnist(split=s) for s in splits]
         info = dict(source=str(data_dir() / "mnist"), fallback=False, note="")
         if len(arrays[0][0]) < (60000 if splits[0] == "train" else 10000):
+            info["source"] += f" (a {len(arrays[0][0]):,}-digit subset)"
             info["note"] = "the installed MNIST is a subset: " + ", ".join(
                 f"{len(x)} {s} digits" for s, (x, _) in zip(splits, arrays))
     except FileNotFoundError:
