@@ -107,9 +107,9 @@ import numpy as np
 
 from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_numpy
-from minigrad.data import load_mnist, load_mnist_sample, normalize, train_val_split
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images, test_on_best)
+from minigrad.data import load_mnist_sample, normalize, train_val_split
+from minigrad.experiment import (checkpoint_path, figure, mnist_or_sample, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics, synthetic_images, test_on_best)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.trainer import Trainer
 
@@ -132,23 +132,18 @@ def mnist_rows(args, cfg, rng):
     """Digits as sequences: (N, T=28, D=28) floats in [0, 1], row t is time step t.
     Returns Trainer data (validation held out of the training digits), (X_test, y_test) and
     the provenance record of the data used."""
-    note, source = "", "embedded MNIST sample (5,000 training digits, 1,000 test digits)"
+    note, source, fallback = "", "embedded MNIST sample (5,000 training digits, 1,000 test digits)", False
     try:
         if args.mode == "full":
-            try:
-                (tr_x, tr_y), (te_x, te_y) = load_mnist(split="train"), load_mnist(split="test")
-                source = "MNIST (python data_scripts/mnist.py)"
-            except FileNotFoundError:
-                note = "full MNIST not installed: using the embedded 5,000-digit sample (python data_scripts/mnist.py)"
-                print(note)
-                (tr_x, tr_y), (te_x, te_y) = load_mnist_sample("train"), load_mnist_sample("test")
+            ((tr_x, tr_y), (te_x, te_y)), info = mnist_or_sample("both")     # says so when it falls back
+            source, note, fallback = info["source"], info["note"], info["fallback"]
         else:
             (tr_x, tr_y), (te_x, te_y) = load_mnist_sample("train"), load_mnist_sample("test")
         name = "MNIST"
     except FileNotFoundError:
         if args.mode != "smoke":
             raise
-        note = "MNIST sample not found: --smoke runs on synthetic images"
+        note, fallback = "MNIST sample not found: --smoke runs on synthetic images", True
         print(note)
         name, source = "synthetic images", "synthetic images"
         tr_x, tr_y = synthetic_images(cfg["n_train"], (28, 28), 10, rng)
@@ -158,7 +153,7 @@ def mnist_rows(args, cfg, rng):
     data = train_val_split(normalize(tr_x[tr]), tr_y[tr], cfg["n_val"], rng)
     n_test = min(cfg["n_test"], len(te_x))
     used = provenance.data_used(name, source, n_train=n_train - cfg["n_val"], n_val=cfg["n_val"], n_test=n_test,
-                                fallback=bool(note), note=note)
+                                fallback=fallback, note=note)
     return data, (normalize(te_x[:n_test]), te_y[:n_test]), used
 
 

@@ -69,10 +69,10 @@ import numpy as np
 
 from minigrad import ledger, nn, optim, provenance
 from minigrad.dale import DaleProjection, DANNCorrections
-from minigrad.data import load_cifar10, load_mnist, load_mnist_sample, normalize, train_val_split
+from minigrad.data import load_cifar10, normalize, train_val_split
 from minigrad.data.paths import data_dir
-from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
-                                 save_figure, save_metrics, synthetic_images, test_on_best)
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, mnist_or_sample, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics, synthetic_images, test_on_best)
 from minigrad.trainer import Trainer
 
 # *_train examples are drawn from the training split, *_val of them held out for validation
@@ -126,21 +126,12 @@ def mnist_rows(cfg, rng):
 
     MNIST if installed (``python data_scripts/mnist.py``), else the embedded sample
     (5,000 training digits, the first 2,000 test digits): a fallback, announced."""
-    try:
-        (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-        fallback, source, note = False, str(data_dir() / "mnist"), ""
-        if len(xtr) < 60000:
-            note = f"the installed MNIST has {len(xtr)} training digits (a subset), {len(xte)} test digits"
-    except FileNotFoundError:
-        (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
-        fallback, source = True, "embedded MNIST sample (minigrad/data/embedded)"
-        note = "MNIST not installed (python data_scripts/mnist.py): the embedded 5,000-digit sample instead"
-        print(note)
+    ((xtr, ytr), (xte, yte)), info = mnist_or_sample("both")
     tr = rng.permutation(len(xtr))[: cfg["mnist_train"] or len(xtr)]
     te = np.arange(min(cfg["mnist_test"], len(xte)))
     data = train_val_split(normalize(xtr[tr]), ytr[tr], cfg["mnist_val"], rng)
-    used = provenance.data_used("MNIST (rows as time steps)", source=source, n_train=len(data["X_train"]),
-                                n_val=len(data["X_val"]), n_test=len(te), fallback=fallback, note=note)
+    used = provenance.data_used("MNIST (rows as time steps)", n_train=len(data["X_train"]),
+                                n_val=len(data["X_val"]), n_test=len(te), **info)
     return data, (normalize(xte[te]), yte[te]), used
 
 

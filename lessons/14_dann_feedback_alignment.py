@@ -84,10 +84,9 @@ import numpy as np
 from minigrad import ledger, optim, provenance
 from minigrad.backend import to_device
 from minigrad.dale import DaleProjection, DANNCorrections
-from minigrad.data import flatten, load_mnist, load_mnist_sample, normalize, train_val_split
-from minigrad.data.paths import data_dir
-from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
-                                 save_figure, save_metrics, test_on_best)
+from minigrad.data import flatten, normalize, train_val_split
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, mnist_or_sample, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics, test_on_best)
 from minigrad.feedback import angle_between, feedback_layers, measure_alignment
 from minigrad.models import dann_mlp, mlp
 from minigrad.nn import DANN
@@ -112,21 +111,12 @@ def load(cfg, rng):
 
     MNIST if installed (``python data_scripts/mnist.py``), else the embedded sample
     (5,000 training digits, the first 2,000 test digits): a fallback, announced."""
-    try:
-        (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-        fallback, source, note = False, str(data_dir() / "mnist"), ""
-        if len(xtr) < 60000:
-            note = f"the installed MNIST has {len(xtr)} training digits (a subset), {len(xte)} test digits"
-    except FileNotFoundError:
-        (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
-        fallback, source = True, "embedded MNIST sample (minigrad/data/embedded)"
-        note = "MNIST not installed (python data_scripts/mnist.py): the embedded 5,000-digit sample instead"
-        print(note)
+    ((xtr, ytr), (xte, yte)), info = mnist_or_sample("both")
     tr = rng.permutation(len(xtr))[: cfg["n_train"] or len(xtr)]
     te = np.arange(min(cfg["n_test"], len(xte)))
     data = train_val_split(flatten(normalize(xtr[tr])), ytr[tr], cfg["n_val"], rng)
-    used = provenance.data_used("MNIST", source=source, n_train=len(data["X_train"]), n_val=len(data["X_val"]),
-                                n_test=len(te), fallback=fallback, note=note)
+    used = provenance.data_used("MNIST", n_train=len(data["X_train"]), n_val=len(data["X_val"]),
+                                n_test=len(te), **info)
     return data, (flatten(normalize(xte[te])), yte[te]), used
 
 

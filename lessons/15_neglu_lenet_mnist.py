@@ -109,8 +109,8 @@ import numpy as np
 
 from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_device
-from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
-                                 save_figure, save_metrics)
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, mnist_or_sample, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics)
 from minigrad.trainer import Trainer
 
 ALL_SHARES = tuple(i / 100 for i in range(11))
@@ -166,21 +166,18 @@ def load_data(name, cfg, args, rng):
 
     Returns (data, test, description, provenance entry); for an absent Fashion-MNIST
     (None, None, None, provenance entry saying it was skipped)."""
-    from minigrad.data import load_fashion_mnist, load_mnist, load_mnist_sample
+    from minigrad.data import load_fashion_mnist, load_mnist_sample
     from minigrad.data.paths import data_dir
     fallback, note = False, ""
-    if name == "mnist":
-        source = "embedded 5,000-digit MNIST sample (test: first 2,000 official test digits)"
+    sample = "embedded 5,000-digit MNIST sample (test: first 2,000 official test digits)"
+    if name == "mnist" and args.mode == "full":
+        ((xtr, ytr), (xte, yte)), info = mnist_or_sample("both")     # says so when it falls back
+        fallback, note = info["fallback"], info["note"]
+        source = sample if fallback else f"MNIST ({data_dir() / 'mnist'}: {len(xtr)} / {len(xte)})"
+    elif name == "mnist":
+        source = sample
         (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
         note = "by design outside --full (the thesis trained on all 60,000 digits)"
-        if args.mode == "full":
-            try:
-                (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-                source, note = f"MNIST ({data_dir() / 'mnist'}: {len(xtr)} / {len(xte)})", ""
-            except FileNotFoundError:
-                fallback = True
-                note = "MNIST is not installed (python data_scripts/mnist.py): --full uses the embedded sample"
-                print(note)
     else:
         try:
             (xtr, ytr), (xte, yte) = load_fashion_mnist(split="train"), load_fashion_mnist(split="test")

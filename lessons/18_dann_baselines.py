@@ -120,10 +120,10 @@ import numpy as np
 from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import make_rng, to_device, to_float
 from minigrad.dale import CosineLRScaling, DANNCorrections, DaleProjection, GradNormClip
-from minigrad.data import flatten, load_fashion_mnist, load_mnist, load_mnist_sample, normalize
+from minigrad.data import flatten, load_fashion_mnist, normalize
 from minigrad.data.paths import data_dir
-from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, output_dir, parse_args, print_table,
-                                 save_figure, save_metrics, synthetic_images)
+from minigrad.experiment import (checkpoint_path, epoch_ticks, figure, mnist_or_sample, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics, synthetic_images)
 from minigrad.models import columnei_mlp, dann_mlp, mlp
 from minigrad.trainer import Trainer
 
@@ -180,24 +180,19 @@ def load(name, args, cfg, rng):
     note, source = None, str(data_dir() / name.replace("_", "-"))
     try:
         if name == "mnist":
-            try:
-                (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-            except FileNotFoundError:
-                source = "embedded MNIST sample (minigrad/data/embedded)"
-                note = ("MNIST is not installed: using the embedded 5,000-digit sample "
-                        "(train and validation from its 5,000 digits, test: its 2,000 digits)")
-                (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
+            ((xtr, ytr), (xte, yte)), info = mnist_or_sample("both")    # says so when it falls back
+            if info["fallback"]:
+                source, note = info["source"], info["note"]
         else:
             (xtr, ytr), (xte, yte) = load_fashion_mnist(split="train"), load_fashion_mnist(split="test")
     except FileNotFoundError:
         if args.mode != "smoke":
             raise
         note = f"{name} is not installed: --smoke runs on synthetic images"
+        print(note)
         source = "experiment.synthetic_images"
         xtr, ytr = synthetic_images(cfg["n_train"][name] + cfg["n_val"][name], (28, 28), 10, rng)
         xte, yte = synthetic_images(cfg["n_test"], (28, 28), 10, rng)
-    if note:
-        print(note)
     order = rng.permutation(len(xtr))
     n_val = min(cfg["n_val"][name], len(xtr) // 5)
     va, tr = order[:n_val], order[n_val:]

@@ -70,8 +70,9 @@ import numpy as np
 
 from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_device, to_numpy
-from minigrad.data import cwa_scale_clip, double_inputs, flatten, load_mnist, load_mnist_sample, train_val_split
-from minigrad.experiment import checkpoint_path, figure, output_dir, parse_args, print_table, save_figure, save_metrics
+from minigrad.data import cwa_scale_clip, double_inputs, flatten, train_val_split
+from minigrad.experiment import (checkpoint_path, figure, mnist_or_sample, output_dir, parse_args, print_table,
+                                 save_figure, save_metrics)
 from minigrad.models import cwa_mlp
 from minigrad.trainer import Trainer
 
@@ -85,18 +86,9 @@ PAPER_ID = "cwa-hodgkin-huxley-networks"
 
 
 def load(args, cfg, rng):
-    fallback, note = False, ""
-    try:
-        (x, y) = load_mnist(split="train")
-        source = "<data dir>/mnist" + (" (the 5,000-digit subset)" if len(x) == 5000 else "")
-    except FileNotFoundError:
-        fallback, note = True, ("MNIST is not installed (python data_scripts/mnist.py): using the embedded "
-                                "5,000-digit sample")
-        (x, y), source = load_mnist_sample("train"), "embedded 5,000-digit sample"
-        print("NOTE:", note)
+    (x, y), info = mnist_or_sample("train")
     split = train_val_split(flatten(x), y, cfg["n_val"], rng, n_train=cfg["n_train"])
-    used = provenance.data_used("MNIST", source, len(split["X_train"]), len(split["X_val"]), None,
-                                fallback=fallback, note=note)
+    used = provenance.data_used("MNIST", n_train=len(split["X_train"]), n_val=len(split["X_val"]), **info)
     return split, used
 
 

@@ -120,10 +120,10 @@ import numpy as np
 
 from minigrad import ledger, nn, optim, provenance
 from minigrad.backend import to_device, to_float
-from minigrad.data import (cwa_scale_clip, double_inputs, flatten, load_cifar10, load_mnist, load_mnist_sample,
-                           standardize, train_val_split)
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images, test_on_best)
+from minigrad.data import cwa_scale_clip, double_inputs, flatten, load_cifar10, standardize, train_val_split
+from minigrad.experiment import (checkpoint_path, figure, mnist_or_sample, output_dir, parse_args,
+                                 plot_loss_and_accuracy, print_table, save_figure, save_metrics, synthetic_images,
+                                 test_on_best)
 from minigrad.models import CIFAR10_FCN, MNIST_FCN, cwa_mlp
 from minigrad.trainer import Trainer
 
@@ -169,36 +169,27 @@ def load(dataset, args, cfg, rng):
     Returns (dict of images and labels, provenance.data_used(...)).
     """
     c = cfg[dataset]
-    fallback, note = False, ""
     try:
         if dataset == "mnist":
-            try:
-                (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-                source = "<data dir>/mnist" + (" (the 5,000-digit subset)" if len(xtr) == 5000 else "")
-            except FileNotFoundError:
-                fallback, note = True, ("MNIST is not installed (python data_scripts/mnist.py): using the "
-                                        "embedded 5,000-digit sample, 2,000 test digits")
-                (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
-                source = "embedded 5,000-digit sample"
+            ((xtr, ytr), (xte, yte)), info = mnist_or_sample("both")
         else:
             (xtr, ytr), (xte, yte) = load_cifar10(split="train"), load_cifar10(split="test")
-            source = "<data dir>/cifar10 (JPEG-recompressed image folder)"
+            info = dict(source="<data dir>/cifar10 (JPEG-recompressed image folder)", fallback=False, note="")
     except FileNotFoundError:
         if args.mode != "smoke":
             raise
-        fallback, note = True, f"{NAMES[dataset]} is not installed: --smoke runs on synthetic images"
+        info = dict(source="synthetic", fallback=True,
+                    note=f"{NAMES[dataset]} is not installed: --smoke runs on synthetic images")
+        print("NOTE:", info["note"])
         shape = (28, 28) if dataset == "mnist" else (3, 32, 32)
         xtr, ytr = synthetic_images(c["n_train"] + c["n_val"], shape, 10, rng)
         xte, yte = synthetic_images(c["n_test"], shape, 10, rng)
-        source = "synthetic"
-    if note:
-        print("NOTE:", note)
     split = train_val_split(xtr, ytr, min(c["n_val"], len(xtr) // 5), rng, n_train=c["n_train"])
     n_test = min(c["n_test"], len(xte))
     te = np.sort(rng.permutation(len(xte))[:n_test])     # a random subset: the image folders are sorted by class
     split["X_test"], split["y_test"] = xte[te], yte[te]
-    used = provenance.data_used(NAMES[dataset], source, len(split["X_train"]), len(split["X_val"]), n_test,
-                                fallback=fallback, note=note)
+    used = provenance.data_used(NAMES[dataset], n_train=len(split["X_train"]), n_val=len(split["X_val"]),
+                                n_test=n_test, **info)
     return split, used
 
 
@@ -343,23 +334,6 @@ def plot_active(out, histories, steps_per_epoch):
     save_figure(fig, out, "active_units.png")
 
 
-def plot_dataset(out, dataset, results, histories):
-    fig, axes = figure(1, 2, figsize=(11, 4))
-    for i, (name, h) in enumerate(histories.items()):
-        e = np.arange(1, len(h["val_acc"]) + 1)
-        axes[0].plot(e, h["train_loss"], f"C{i}", label=name)
-        axes[1].plot(e, 100 * np.array(h["val_acc"]), f"C{i}", label=f"{name} (validation)")
-        if name in PAPER[dataset]:
-            axes[1].axhline(PAPER[dataset][name], color=f"C{i}", ls="--", lw=0.8,
-                            label=f"paper {name} {PAPER[dataset][name]:.2f}% (test)")
-    axes[0].set_ylabel("training loss (running mean over the epoch)"), axes[1].set_ylabel("accuracy (%)")
-    axes[0].set_title(f"{NAMES[dataset]} FCN: training loss"), axes[1].set_title(f"{NAMES[dataset]}: accuracy")
-    for ax in axes:
-        ax.set_xlabel("epoch"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
-        ax.set_xticks(range(1, max(len(h["val_acc"]) for h in histories.values()) + 1))
-    save_figure(fig, out, f"{dataset}.png")
-
-
 def make_claims(results, used, cfg, mode):
     def cond(ds, differs):
         c, u = cfg[ds], used[ds]
@@ -431,7 +405,8 @@ def main():
     results, histories, used = {}, {}, {}
     for dataset in ("mnist", "cifar10"):
         results[dataset], histories[dataset], used[dataset] = run_dataset(dataset, args, cfg, out, rng, clock)
-        plot_dataset(out, dataset, results[dataset], histories[dataset])
+        plot_loss_and_accuracy(out, f"{dataset}.png", histories[dataset], PAPER[dataset],
+                               (f"{NAMES[dataset]} FCN: training loss", f"{NAMES[dataset]}: accuracy"))
     steps = int(np.ceil(used["mnist"]["n_train"] / cfg["batch"]))
     plot_active(out, histories["mnist"], steps)
 

@@ -79,10 +79,10 @@ import numpy as np
 
 from minigrad import ledger, optim, provenance
 from minigrad.backend import to_device
-from minigrad.data import (cwa_scale_clip, double_inputs, load_cifar10, load_mnist, load_mnist_sample, standardize,
-                           train_val_split)
-from minigrad.experiment import (checkpoint_path, figure, output_dir, parse_args, print_table, save_figure,
-                                 save_metrics, synthetic_images, test_on_best)
+from minigrad.data import cwa_scale_clip, double_inputs, load_cifar10, standardize, train_val_split
+from minigrad.experiment import (checkpoint_path, figure, mnist_or_sample, output_dir, parse_args,
+                                 plot_loss_and_accuracy, print_table, save_figure, save_metrics, synthetic_images,
+                                 test_on_best)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.models import CIFAR10_CNN, MNIST_CNN, cwa_cnn
 from minigrad.trainer import Trainer
@@ -113,37 +113,29 @@ PAPER_ID = "cwa-hodgkin-huxley-networks"
 
 def load(dataset, args, cfg, rng):
     """Raw uint8 images (N, C, H, W): train / validation (held out of the training split) / test."""
-    c, fallback, note = cfg[dataset], False, ""
+    c = cfg[dataset]
     try:
         if dataset == "mnist":
-            try:
-                (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-                source = "<data dir>/mnist" + (" (the 5,000-digit subset)" if len(xtr) == 5000 else "")
-            except FileNotFoundError:
-                fallback, note = True, ("MNIST is not installed (python data_scripts/mnist.py): using the "
-                                        "embedded 5,000-digit sample, 2,000 test digits")
-                (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
-                source = "embedded 5,000-digit sample"
+            ((xtr, ytr), (xte, yte)), info = mnist_or_sample("both")
             xtr, xte = xtr[:, None], xte[:, None]
         else:
             (xtr, ytr), (xte, yte) = load_cifar10(split="train"), load_cifar10(split="test")
-            source = "<data dir>/cifar10 (JPEG-recompressed image folder)"
+            info = dict(source="<data dir>/cifar10 (JPEG-recompressed image folder)", fallback=False, note="")
     except FileNotFoundError:
         if args.mode != "smoke":
             raise
-        fallback, note = True, f"{NAMES[dataset]} is not installed: --smoke runs on synthetic images"
+        info = dict(source="synthetic", fallback=True,
+                    note=f"{NAMES[dataset]} is not installed: --smoke runs on synthetic images")
+        print("NOTE:", info["note"])
         shape = (1, 28, 28) if dataset == "mnist" else (3, 32, 32)
         xtr, ytr = synthetic_images(c["n_train"] + c["n_val"], shape, 10, rng)
         xte, yte = synthetic_images(c["n_test"], shape, 10, rng)
-        source = "synthetic"
-    if note:
-        print("NOTE:", note)
     split = train_val_split(xtr, ytr, min(c["n_val"], len(xtr) // 5), rng, n_train=c["n_train"])
     n_test = min(c["n_test"], len(xte))
     te = np.sort(rng.permutation(len(xte))[:n_test])     # a random subset: the image folders are sorted by class
     split["X_test"], split["y_test"] = xte[te], yte[te]
-    return split, provenance.data_used(NAMES[dataset], source, len(split["X_train"]), len(split["X_val"]), n_test,
-                                       fallback=fallback, note=note)
+    return split, provenance.data_used(NAMES[dataset], n_train=len(split["X_train"]), n_val=len(split["X_val"]),
+                                       n_test=n_test, **info)
 
 
 def prepare(split, how):
@@ -212,23 +204,6 @@ def run_dataset(dataset, args, cfg, out, rng, clock):
     return results, histories, names, used
 
 
-def plot_dataset(out, dataset, histories):
-    fig, axes = figure(1, 2, figsize=(11, 4))
-    for i, (name, h) in enumerate(histories.items()):
-        e = np.arange(1, len(h["val_acc"]) + 1)
-        axes[0].plot(e, h["train_loss"], f"C{i}", label=name)
-        axes[1].plot(e, 100 * np.array(h["val_acc"]), f"C{i}", label=f"{name} (validation)")
-        if name in PAPER[dataset]:
-            axes[1].axhline(PAPER[dataset][name], color=f"C{i}", ls="--", lw=0.8,
-                            label=f"paper {name} {PAPER[dataset][name]:.2f}% (test)")
-    axes[0].set_ylabel("training loss (running mean over the epoch)"), axes[1].set_ylabel("accuracy (%)")
-    axes[0].set_title(f"{NAMES[dataset]} CNN: training loss"), axes[1].set_title(f"{NAMES[dataset]} CNN: accuracy")
-    for ax in axes:
-        ax.set_xlabel("epoch"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
-        ax.set_xticks(range(1, max(len(h["val_acc"]) for h in histories.values()) + 1))
-    save_figure(fig, out, f"{dataset}.png")
-
-
 def plot_alignment(out, histories, names):
     fig, axes = figure(1, 2, figsize=(11, 4), sharey=True)
     for ax, dataset in zip(axes, ("mnist", "cifar10")):
@@ -252,7 +227,8 @@ def main():
     results, histories, names, used = {}, {}, {}, {}
     for ds in ("mnist", "cifar10"):
         results[ds], histories[ds], names[ds], used[ds] = run_dataset(ds, args, cfg, out, rng, clock)
-        plot_dataset(out, ds, histories[ds])
+        plot_loss_and_accuracy(out, f"{ds}.png", histories[ds], PAPER[ds],
+                               (f"{NAMES[ds]} CNN: training loss", f"{NAMES[ds]} CNN: accuracy"))
     plot_alignment(out, histories, names)
     rows = [[NAMES[ds], n, f"{r['lr']:g}", r["best_epoch"], f"{r['val_acc']:.2f}", f"{r['test_at_val_best']:.2f}",
              f"{r['best_test_during_training']:.2f}", f"{r['train_acc_last']:.1f}", PAPER[ds].get(n, "-")]

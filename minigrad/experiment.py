@@ -231,6 +231,28 @@ def plot_accuracy(out_dir, runs, style, title, chance=None, name="accuracy.png")
     return save_figure(fig, out_dir, name)
 
 
+def plot_loss_and_accuracy(out_dir, name, histories, paper, titles):
+    """Training loss (left) and validation accuracy in % (right) per epoch, one colour per run.
+
+    ``histories``: run name -> the Trainer's history (``train_loss``, ``val_acc``);
+    ``paper``: run name -> the paper's test accuracy in %, drawn dashed in the run's colour
+    where given; ``titles``: (left, right). Saves ``name`` in ``out_dir``; returns the path.
+    """
+    fig, axes = figure(1, 2, figsize=(11, 4))
+    for i, (run, h) in enumerate(histories.items()):
+        e = np.arange(1, len(h["val_acc"]) + 1)
+        axes[0].plot(e, h["train_loss"], f"C{i}", label=run)
+        axes[1].plot(e, 100 * np.array(h["val_acc"]), f"C{i}", label=f"{run} (validation)")
+        if run in paper:
+            axes[1].axhline(paper[run], color=f"C{i}", ls="--", lw=0.8, label=f"paper {run} {paper[run]:.2f}% (test)")
+    axes[0].set_ylabel("training loss (running mean over the epoch)"), axes[1].set_ylabel("accuracy (%)")
+    axes[0].set_title(titles[0]), axes[1].set_title(titles[1])
+    for ax in axes:
+        ax.set_xlabel("epoch"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
+        ax.set_xticks(range(1, max(len(h["val_acc"]) for h in histories.values()) + 1))
+    return save_figure(fig, out_dir, name)
+
+
 def paper_line(ax, value, label, color="k", ls=":"):
     """Mark a number the paper gives: a horizontal line at ``value`` labelled ``paper: <label>``."""
     ax.axhline(value, color=color, ls=ls, lw=1.2, label=f"paper: {label}")
@@ -372,8 +394,39 @@ def test_on_best(trainer, X_test, y_test):
     return trainer.evaluate(to_device(X_test), to_device(y_test))
 
 
+def mnist_or_sample(split="train"):
+    """MNIST if installed (``python data_scripts/mnist.py``), else the embedded sample: a fallback, announced.
+
+    The embedded sample has 5,000 training digits (sorted by class: draw a permutation)
+    and 2,000 test digits.
+
+    Args:
+        split: "train", "test" or "both".
+    Returns:
+        (images, labels), or for "both" ((x_train, y_train), (x_test, y_test)): uint8
+        (N, 28, 28) images and int64 labels; then a dict ``source``, ``fallback``, ``note``
+        to pass on to ``provenance.data_used(name, **that)``.
+    """
+    from .data import load_mnist, load_mnist_sample
+    from .data.paths import data_dir
+    splits = ("train", "test") if split == "both" else (split,)
+    try:
+        arrays = [load_mnist(split=s) for s in splits]
+        info = dict(source=str(data_dir() / "mnist"), fallback=False, note="")
+        if len(arrays[0][0]) < (60000 if splits[0] == "train" else 10000):
+            info["source"] += f" (a {len(arrays[0][0]):,}-digit subset)"
+            info["note"] = "the installed MNIST is a subset: " + ", ".join(
+                f"{len(x)} {s} digits" for s, (x, _) in zip(splits, arrays))
+    except FileNotFoundError:
+        arrays = [load_mnist_sample(s) for s in splits]
+        info = dict(source="embedded MNIST sample (minigrad/data/embedded)", fallback=True,
+                    note="MNIST not installed (python data_scripts/mnist.py): the embedded 5,000-digit sample instead")
+        print(info["note"])
+    return (tuple(arrays) if split == "both" else arrays[0]), info
+
+
 def mnist_train_test(n_train, n_test, rng):
-    """MNIST digits, or the embedded 5,000-digit sample when MNIST is not installed.
+    """MNIST digits, or the embedded 5,000-digit sample when MNIST is not installed (``mnist_or_sample``).
 
     Args:
         n_train: how many shuffled training digits (None: all).
@@ -381,12 +434,7 @@ def mnist_train_test(n_train, n_test, rng):
     Returns:
         (x_train, y_train, x_test, y_test): uint8 (N, 28, 28) images and int64 labels.
     """
-    from .data import load_mnist, load_mnist_sample
-    try:
-        (xtr, ytr), (xte, yte) = load_mnist(split="train"), load_mnist(split="test")
-    except FileNotFoundError:
-        print("MNIST is not installed: using the embedded sample (python data_scripts/mnist.py fetches it)")
-        (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
+    ((xtr, ytr), (xte, yte)), _ = mnist_or_sample("both")
     tr = rng.permutation(len(xtr))[: n_train or len(xtr)]
     te = np.arange(min(n_test, len(xte)))
     return xtr[tr], ytr[tr], xte[te], yte[te]

@@ -53,6 +53,7 @@ commit, wall time) from the lesson's provenance (``minigrad.provenance``).
 malformed claim; a lesson's smoke test calls it.
 """
 import math
+import operator
 from dataclasses import dataclass, field
 
 HOLDS, PARTLY, FAILS, NOT_RUN = "holds", "partly", "does not hold", "not run"
@@ -140,51 +141,41 @@ class within:
 
 
 @dataclass(frozen=True)
-class at_least:
+class _bound:
+    """``ours[name]`` on the good side of ``value``; ``partly``: a weaker bound that still counts as partly.
+
+    ``at_least`` and ``at_most`` below differ only in the comparison (``compare``, ``symbol``).
+    """
+    value: float
+    name: str
+    partly: float = None
+    kind = symbol = compare = None                # set by each subclass (class attributes, not fields)
+
+    def verdict(self, paper, ours):
+        a = _need(ours, self.name)
+        if a is None:
+            return NOT_RUN
+        if self.compare(a[0], self.value):
+            return HOLDS
+        return PARTLY if self.partly is not None and self.compare(a[0], self.partly) else FAILS
+
+    def text(self):
+        extra = f" (partly at {self.partly:g})" if self.partly is not None else ""
+        return f"our {self.name} {self.symbol} {self.value:g}{extra}"
+
+    def to_dict(self):
+        return {"kind": self.kind, "value": self.value, "name": self.name, "partly": self.partly,
+                "text": self.text()}
+
+
+class at_least(_bound):
     """``ours[name] >= value``; ``partly``: a lower bound that still counts as partly."""
-    value: float
-    name: str
-    partly: float = None
-
-    def verdict(self, paper, ours):
-        a = _need(ours, self.name)
-        if a is None:
-            return NOT_RUN
-        if a[0] >= self.value:
-            return HOLDS
-        return PARTLY if self.partly is not None and a[0] >= self.partly else FAILS
-
-    def text(self):
-        extra = f" (partly at {self.partly:g})" if self.partly is not None else ""
-        return f"our {self.name} >= {self.value:g}{extra}"
-
-    def to_dict(self):
-        return {"kind": "at_least", "value": self.value, "name": self.name, "partly": self.partly,
-                "text": self.text()}
+    kind, symbol, compare = "at_least", ">=", staticmethod(operator.ge)
 
 
-@dataclass(frozen=True)
-class at_most:
+class at_most(_bound):
     """``ours[name] <= value``; ``partly``: an upper bound that still counts as partly."""
-    value: float
-    name: str
-    partly: float = None
-
-    def verdict(self, paper, ours):
-        a = _need(ours, self.name)
-        if a is None:
-            return NOT_RUN
-        if a[0] <= self.value:
-            return HOLDS
-        return PARTLY if self.partly is not None and a[0] <= self.partly else FAILS
-
-    def text(self):
-        extra = f" (partly at {self.partly:g})" if self.partly is not None else ""
-        return f"our {self.name} <= {self.value:g}{extra}"
-
-    def to_dict(self):
-        return {"kind": "at_most", "value": self.value, "name": self.name, "partly": self.partly,
-                "text": self.text()}
+    kind, symbol, compare = "at_most", "<=", staticmethod(operator.le)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import argparse
 import numpy as np
 
 from minigrad import nn
-from minigrad.experiment import cifar10_subset, epoch_ticks, figure, layer_names, log_scale
+from minigrad.experiment import cifar10_subset, epoch_ticks, figure, layer_names, log_scale, mnist_or_sample
 from minigrad.models import mlp
 
 
@@ -64,3 +64,15 @@ def test_cifar10_subset_draws_its_test_subset_from_every_class(monkeypatch):
     _, (X_b, y_b) = cifar10_subset(argparse.Namespace(mode="default"), 100, 50, np.random.default_rng(7), n_test=100)
     assert len(y_a) == 100 and set(y_a.tolist()) == set(range(10))
     assert np.array_equal(y_a, y_b)                      # the same test subset whatever the run's seed
+
+
+def test_mnist_or_sample_falls_back_to_the_embedded_sample_and_says_so(tmp_path, monkeypatch, capsys):
+    from minigrad.data import load_mnist_sample
+    monkeypatch.setenv("MINIGRAD_DATA", str(tmp_path))           # no MNIST here
+    ((xtr, ytr), (xte, yte)), info = mnist_or_sample("both")
+    for got, want in zip((xtr, ytr, xte, yte), (*load_mnist_sample("train"), *load_mnist_sample("test"))):
+        np.testing.assert_array_equal(got, want)
+    assert info["fallback"] is True and "embedded" in info["source"]
+    assert info["note"] and info["note"] in capsys.readouterr().out
+    (x, y), info = mnist_or_sample("train")
+    assert x.shape == (5000, 28, 28) and info["fallback"] is True

@@ -62,13 +62,12 @@ Shapes: x (N, C, H, W) activities >= 0; g (F, C, HH, WW); output
 """
 import numpy as np
 
-from ..backend import make_rng, to_device, xp
-from .base import Layer
+from ..backend import make_rng, xp
 from .conv import conv_rows, conv_rows_backward, image_to_rows, rows_to_image
-from .cwa import EPS, check_activities, conductance, cwa_feedback_init
+from .cwa import EPS, ConductanceLayer, check_activities, cwa_feedback_init
 
 
-class ConvCWA(Layer):
+class ConvCWA(ConductanceLayer):
     """Convolutional CWA layer (paper equation 6): F CWA filters of size HH x WW over C channels.
 
     Args:
@@ -92,7 +91,7 @@ class ConvCWA(Layer):
     ``needs_input_grad`` (default True): set False to skip dx (``backward`` returns None).
     """
     needs_input_grad = True
-    feedback_of = {"g": "B"}                 # B stands in for G = h(g) in dx (forward_weight)
+    valence_axis = 1                         # g (F, C, HH, WW): one valence per input channel C
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, n_inhibitory=None,
                  rest_conductance=1.0, rest_potential=0.0, rng=None, dtype=None, init_std=None,
@@ -125,21 +124,6 @@ class ConvCWA(Layer):
         # (channel slice, sign): the inhibitory then the excitatory channels, empty groups left out
         self.groups = [(sl, sign) for sl, sign in ((slice(0, n_inhibitory), -1.0), (slice(n_inhibitory, C), 1.0))
                        if sl.stop > sl.start]
-
-    @property
-    def valences(self):
-        """e (C,): -1 for the first ``n_inhibitory`` input channels, +1 for the others."""
-        e = np.ones(self.in_channels)
-        e[:self.n_inhibitory] = -1.0
-        return to_device(e, dtype=self.params["g"].dtype)
-
-    def conductances(self):
-        """G = h(g) = max(1 + g, 0), (F, C, HH, WW)."""
-        return conductance(self.params["g"])
-
-    def forward_weight(self, name):
-        """G = h(g) for "g": the filters the feedback B stands in for (see ``Layer.forward_weight``)."""
-        return self.conductances() if name == "g" else self.params[name]
 
     def forward(self, x):
         """x: (N, C, H, W) activities >= 0 -> z: (N, F, Ho, Wo) in [-1, 1]."""

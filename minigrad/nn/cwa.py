@@ -119,7 +119,33 @@ def check_activities(layer, x):
             "(minigrad.data.cwa_scale_clip), or pass check_input_range=False to skip this check")
 
 
-class CWA(Layer):
+class ConductanceLayer(Layer):
+    """What ``CWA`` and ``ConvCWA`` (conv_cwa.py) share: parameters g, conductances G = h(g), input valences e.
+
+    Each subclass sets ``n_inhibitory`` and ``valence_axis``, the axis of g that runs
+    over the inputs (D of the dense (D, M), C of the convolutional (F, C, HH, WW)),
+    and writes its own forward and backward.
+    """
+    feedback_of = {"g": "B"}                 # B stands in for G = h(g) in dx (forward_weight)
+    valence_axis = 0
+
+    @property
+    def valences(self):
+        """e (D,) or (C,): -1 for the inhibitory inputs (the first ``n_inhibitory``), +1 for the others."""
+        e = np.ones(self.params["g"].shape[self.valence_axis])
+        e[:self.n_inhibitory] = -1.0
+        return to_device(e, dtype=self.params["g"].dtype)
+
+    def conductances(self):
+        """G = h(g) = max(1 + g, 0), the shape of g: the non-negative synaptic conductances (sec. 4.3)."""
+        return conductance(self.params["g"])
+
+    def forward_weight(self, name):
+        """G = h(g) for "g": what the feedback B stands in for (see ``Layer.forward_weight``)."""
+        return self.conductances() if name == "g" else self.params[name]
+
+
+class CWA(ConductanceLayer):
     """Dense conductance-weighted averaging layer (paper equations 3 and 5).
 
     Args:
@@ -147,7 +173,7 @@ class CWA(Layer):
     returns None (``Trainer`` does so for the first layer while it trains).
     """
     needs_input_grad = True
-    feedback_of = {"g": "B"}                 # B stands in for G = h(g) in dx (forward_weight)
+    valence_axis = 0                         # g (D, M): one valence per input D
 
     def __init__(self, in_features, out_features, rng=None, dtype=None, n_inhibitory=None,
                  rest_conductance=1.0, rest_potential=-0.4, init_std=None, check_input_range=True,
@@ -172,21 +198,6 @@ class CWA(Layer):
         self._init_param("g", std * rng.standard_normal((in_features, out_features)), dtype)
         self._init_feedback(feedback, rng, lambda fb_rng: {"g": cwa_feedback_init((in_features, out_features),
                                                                                 fb_rng)})
-
-    @property
-    def valences(self):
-        """e (D,): -1 for the inhibitory inputs (the first ``n_inhibitory``), +1 for the others."""
-        e = np.ones(self.in_features)
-        e[:self.n_inhibitory] = -1.0
-        return to_device(e, dtype=self.params["g"].dtype)
-
-    def conductances(self):
-        """G = h(g) = max(1 + g, 0), (D, M): the non-negative synaptic conductances."""
-        return conductance(self.params["g"])
-
-    def forward_weight(self, name):
-        """G = h(g) for "g": the matrix the feedback B stands in for (see ``Layer.forward_weight``)."""
-        return self.conductances() if name == "g" else self.params[name]
 
     def forward(self, x):
         """x: (N, D) activities in [0, 1] -> z: (N, M) in [-1, 1]."""
