@@ -252,7 +252,8 @@ h3 { margin: 1.4em 0 .4em; }
 table { border-collapse: collapse; width: 100%; margin: .6em 0 1em; font-size: .92em; }
 th, td { border: 1px solid #d0d7de; padding: .35em .55em; vertical-align: top; text-align: left; }
 th { background: #f6f8fa; }
-td.num { white-space: nowrap; }
+td.num { min-width: 8em; max-width: 15em; overflow-wrap: anywhere; }
+tr > td:first-child { min-width: 16em; }
 .badge { display: inline-block; padding: .1em .55em; border-radius: 1em; color: white; font-weight: 600;
          font-size: .85em; white-space: nowrap; }
 .rule { color: #57606a; font-size: .85em; display: block; margin-top: .3em; }
