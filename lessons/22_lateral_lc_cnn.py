@@ -103,6 +103,7 @@ fig5_feature_maps.png, fig6_sparsity.png, fig7_response_distribution.png, metric
 import numpy as np
 
 from minigrad import analysis, ledger, optim, provenance
+from minigrad.backend import to_device
 from minigrad.experiment import (checkpoint_path, figure, lateral_images, output_dir, parse_args, print_table,
                                  save_figure, save_metrics, test_on_best)
 from minigrad.models import fcnn, lc_cnn
@@ -157,7 +158,7 @@ def loop_sparsity(model, X):
     block = model.layers[0]
     maps = []
     for i in range(0, len(X), 100):
-        model.forward(X[i:i + 100])
+        model.forward(to_device(X[i:i + 100]))          # host images -> the backend's arrays
         maps.append([np.asarray(analysis._host(a)) for a in block.maps])
     per_loop = [np.concatenate([m[t] for m in maps]) for t in range(len(maps[0]))]
     stats = [analysis.sparsity(a) for a in per_loop]

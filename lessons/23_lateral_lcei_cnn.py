@@ -112,7 +112,7 @@ fig10_weight_distributions.png, fig11_path_feature_maps.png, metrics.json.
 import numpy as np
 
 from minigrad import analysis, ledger, optim, provenance
-from minigrad.backend import to_numpy
+from minigrad.backend import to_device, to_numpy
 from minigrad.experiment import (checkpoint_path, figure, lateral_images, output_dir, parse_args, print_table,
                                  save_figure, save_metrics, test_on_best)
 from minigrad.models import lcei_cnn
@@ -241,7 +241,7 @@ def plot_weight_distributions(out, histories, ds):
 def plot_path_maps(out, model, x, ds, variant):
     """Figure 11: the afferent map A and each path's maps tanh(W_E * A), tanh(W_I * A) of one image."""
     block = model.layers[0]
-    model.forward(x[:1])
+    model.forward(to_device(x[:1]))                     # host image -> the backend's arrays
     rows = [("afferent A", block.maps["afferent"]), ("excitatory path", block.maps["excitatory"]),
             ("inhibitory path", block.maps["inhibitory"])]
     F = CHANNELS
