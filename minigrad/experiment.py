@@ -464,30 +464,27 @@ def lateral_images(name, args, n_train, n_val, n_test, size, rng):
         (data for the Trainer: X (N, 1, s, s) float32, y (N,) int64; (X_test, y_test);
         ``provenance.data_used`` dict).
     """
-    from .data import (data_dir, grayscale, load_cifar10, load_fashion_mnist, load_mnist, load_mnist_sample,
-                       resize_bilinear, standardize, train_val_split)
+    from .data import (data_dir, grayscale, load_cifar10, load_fashion_mnist, resize_bilinear, standardize,
+                       train_val_split)
     from .provenance import data_used
-    loaders = {"mnist": (load_mnist, "mnist"), "fashion_mnist": (load_fashion_mnist, "fashion-mnist"),
-               "cifar10": (load_cifar10, "cifar10")}
-    load, folder = loaders[name]
-    source, note, fallback = str(data_dir() / folder), "", False
-    try:
-        (xtr, ytr), (xte, yte) = load(split="train"), load(split="test")
-    except FileNotFoundError:
-        fallback = True
-        if name == "mnist":
-            note = "MNIST is not installed (python data_scripts/mnist.py): the embedded 5,000-digit sample is used"
-            source = "embedded MNIST sample (minigrad/data/embedded)"
-            (xtr, ytr), (xte, yte) = load_mnist_sample("train"), load_mnist_sample("test")
-        elif args.mode == "smoke":
+    if name == "mnist":                                # MNIST, or the embedded sample, announced
+        ((xtr, ytr), (xte, yte)), info = mnist_or_sample("both")
+        source, note, fallback = info["source"], info["note"], info["fallback"]
+    else:
+        load, folder = {"fashion_mnist": (load_fashion_mnist, "fashion-mnist"),
+                        "cifar10": (load_cifar10, "cifar10")}[name]
+        source, note, fallback = str(data_dir() / folder), "", False
+        try:
+            (xtr, ytr), (xte, yte) = load(split="train"), load(split="test")
+        except FileNotFoundError:
+            if args.mode != "smoke":
+                raise
+            fallback, source = True, "synthetic images"
             note = f"{LATERAL_DATASETS[name]} is not installed: --smoke runs on synthetic images"
-            source = "synthetic images"
             shape = (3, 32, 32) if name == "cifar10" else (28, 28)
             xtr, ytr = synthetic_images((n_train or 100) + (n_val or 20), shape, 10, rng)
             xte, yte = synthetic_images(n_test or 100, shape, 10, rng)
-        else:
-            raise
-        print(note)
+            print(note)
     if xtr.ndim == 3:                                  # (N, 28, 28) -> (N, 1, 28, 28)
         xtr, xte = xtr[:, None], xte[:, None]
     if n_train is None and n_val is None:
