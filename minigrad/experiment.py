@@ -64,8 +64,11 @@ def _one_line_refusals(kind, value, tb):
         sys.__excepthook__(kind, value, tb)
 
 
-def parse_args(description, argv=None):
+def parse_args(description, argv=None, options=None):
     """Parse --smoke/--full/--seed/--out/--tag/--resume/--fresh. Returns an argparse Namespace with ``mode``.
+
+    ``options``: a function given the parser, adding the lesson's own arguments (lesson 11's
+    ``--data``/``--models``/``--seeds``, which pick part of a long ``--full`` run).
 
     Bad values end the program with one line (argparse's usage error); a refused
     checkpoint (``CheckpointError``) later prints as one message instead of a traceback.
@@ -86,6 +89,8 @@ def parse_args(description, argv=None):
                    help="start every run afresh, replacing the checkpoints of earlier (even unfinished) runs")
     p.add_argument("--reference", action="store_true",
                    help="train through the layers' textbook kernels (*_reference), as MINIGRAD_KERNELS=reference")
+    if options is not None:
+        options(p)
     args = p.parse_args(argv)
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         p.error(f"--out {args.out} is a file; give a folder (each lesson writes its own folder inside it)")
