@@ -73,7 +73,9 @@ def outputs_root():
 
 
 def lesson_names(lessons_dir=LESSONS_DIR, outputs=None):
-    """Every lesson: ``NN_name`` of lessons/NN_*.py, plus output folders of lessons not in lessons/."""
+    """Every lesson: ``NN_name`` of lessons/NN_*.py, plus output folders with a metrics.json of lessons
+    not in lessons/ and of tagged runs (``NN_name-TAG``, written by ``--tag TAG``, e.g. a ``--full`` run
+    kept beside the default one); sorted, so a tagged run follows its lesson."""
     names = {os.path.basename(p)[:-3] for p in glob.glob(os.path.join(lessons_dir, "[0-9][0-9]_*.py"))}
     if outputs and os.path.isdir(outputs):
         names |= {d for d in os.listdir(outputs)
@@ -118,7 +120,9 @@ def read_lesson(name, outputs, report_dir, lessons_dir=LESSONS_DIR):
     metrics_path = os.path.join(out, "metrics.json")
     run_path = os.path.join(report_dir, "runs", name + ".json")
     run = _read_json(run_path) or {}
-    lesson = {"name": name, "number": name[:2], "path": os.path.join(lessons_dir, name + ".py"),
+    base, _, tag = name.partition("-")          # NN_name-TAG: a run made with --tag TAG (e.g. a --full run)
+    lesson = {"name": name, "number": name[:2], "path": os.path.join(lessons_dir, base + ".py"), "tag": tag or None,
+              "anchor": f"lesson-{name[:2]}" + (f"-{tag}" if tag else ""),
               "status": "not run", "claims": [], "claim_error": None, "figures": [], "run": run,
               "mode": run.get("mode"), "date": None, "tail": "", "provenance": None}
     metrics = _read_json(metrics_path) if os.path.isfile(metrics_path) else None
@@ -213,16 +217,46 @@ def fmt_seconds(s):
 
 
 def summary(lessons):
-    """Counts of claims by verdict and of lessons by status."""
+    """Counts of claims by verdict (all, and per run mode) and of lessons (and tagged runs) by status.
+
+    A claim measured in two runs of a lesson (its default run and a ``--tag full`` one) counts
+    once per run; ``by_mode`` separates them."""
     verdicts = {v: 0 for v in ledger.VERDICTS}
+    by_mode = {}
     for lesson in lessons:
         for c in lesson["claims"]:
             verdicts[c["verdict"]] += 1
+            mode = c["conditions"].get("mode") or "mode not recorded"
+            by_mode.setdefault(mode, {v: 0 for v in ledger.VERDICTS})[c["verdict"]] += 1
     statuses = {s: sum(1 for x in lessons if x["status"] == s) for s in ("ran", "failed", "not run")}
     statuses["no claims recorded"] = sum(1 for x in lessons if x["status"] == "ran" and not x["claims"]
                                          and not x["claim_error"])
     statuses["claims malformed"] = sum(1 for x in lessons if x["claim_error"])
-    return {"claims": verdicts, "lessons": statuses, "n_claims": sum(verdicts.values()), "n_lessons": len(lessons)}
+    return {"claims": verdicts, "lessons": statuses, "n_claims": sum(verdicts.values()), "by_mode": by_mode,
+            "n_lessons": len({x["number"] for x in lessons}), "n_tagged": sum(1 for x in lessons if x["tag"])}
+
+
+def _by_mode_text(s):
+    """'default: 46 holds, 18 partly, ...; full: ...' (modes in the order smoke, default, full)."""
+    order = {"smoke": 0, "default": 1, "full": 2}
+    return "; ".join(f"{mode}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+                     for mode, counts in sorted(s["by_mode"].items(), key=lambda kv: order.get(kv[0], 3)))
+
+
+def _runs_text(s):
+    """'95 claims from 24 lessons' (+ ', including 2 tagged runs such as --full ones')."""
+    tagged = f" and {s['n_tagged']} tagged run{'s' * (s['n_tagged'] != 1)} (e.g. --full)" if s["n_tagged"] else ""
+    return f"{s['n_claims']} claims from {s['n_lessons']} lessons{tagged}"
+
+
+def _title(lesson):
+    """``NN_name``, or ``NN_name, run tagged 'full'`` for a tagged run."""
+    return lesson["name"] if not lesson["tag"] else f"{lesson['name'].partition('-')[0]}, run tagged '{lesson['tag']}'"
+
+
+def _lesson_ref(lesson):
+    """How a claim row names its lesson: 'lesson 11' or 'lesson 11, run full'."""
+    return f"lesson {lesson['number']}" + (f", run {lesson['tag']}" if lesson["tag"] else "")
 
 
 def sections(lessons):
@@ -306,7 +340,7 @@ def write_html(path, lessons, generated):
            + "".join(f"<td>{s['claims'][v]}</td>" for v in ledger.VERDICTS)
            + "".join(f"<td>{s['lessons'][k]}</td>" for k in LESSON_COUNTS)
            + "</tr></table>",
-           f'<p class="meta">{s["n_claims"]} claims from {s["n_lessons"]} lessons.</p>']
+           f'<p class="meta">{e(_runs_text(s))}. By run mode: {e(_by_mode_text(s))}.</p>']
     out.append("<ul>" + "".join(f'<li><a href="#{key}">{e(title)}</a></li>'
                                 for key, title, _, _ in sections(lessons)) + "</ul>")
     for key, title, claims, members in sections(lessons):
@@ -326,7 +360,7 @@ def write_html(path, lessons, generated):
                          if c["conditions"].get("mode") == "smoke" else "")
                 out.append(
                     f'<tr id="{e(c["id"])}"><td><b>{e(c["where"])}</b> '
-                    f'<span class="meta">({e(c["id"])}, lesson {lesson["number"]})</span><br>'
+                    f'<span class="meta">({e(c["id"])}, {e(_lesson_ref(lesson))})</span><br>'
                     f'{e(c["statement"])}{note}</td>'
                     f'<td class="num">{paper}<br><span class="meta">{e(c["unit"])}</span></td>'
                     f'<td class="num">{ours}</td>'
@@ -343,7 +377,7 @@ def write_html(path, lessons, generated):
             log = lesson["run"].get("log")
             link = (f' <a class="meta" href="{e(log)}">output log</a>'
                     if log and os.path.isfile(os.path.join(report_dir, log)) else "")
-            out.append(f'<h3 id="lesson-{lesson["number"]}">{e(lesson["name"])} '
+            out.append(f'<h3 id="{e(lesson["anchor"])}">{e(_title(lesson))} '
                        f'<span class="{status_class}">· {e(_lesson_status(lesson))}</span>{link}</h3>')
             if lesson["status"] == "failed":
                 out.append(f'<pre>{e(lesson["tail"] or "(no output)")}</pre>')
@@ -368,7 +402,8 @@ def write_markdown(path, lessons, generated):
            + " | lessons ran | lessons failed | lessons not run | ran, no claims recorded | claims malformed |",
            "|" + " --- |" * (len(ledger.VERDICTS) + len(LESSON_COUNTS)),
            "| " + " | ".join(str(s["claims"][v]) for v in ledger.VERDICTS) + " | "
-           + " | ".join(str(s["lessons"][k]) for k in LESSON_COUNTS) + " |"]
+           + " | ".join(str(s["lessons"][k]) for k in LESSON_COUNTS) + " |",
+           "", f"{_runs_text(s)}. By run mode: {_by_mode_text(s)}."]
     for key, title, claims, members in sections(lessons):
         out += ["", f"## {title}", ""]
         if claims:
@@ -377,14 +412,14 @@ def write_markdown(path, lessons, generated):
                 paper = "; ".join(f"{k}: {fmt_number(v)}" for k, v in c["paper_values"].items())
                 ours = "; ".join(f"{k}: {fmt_ours(v)}" for k, v in c["ours"].items())
                 out.append("| " + " | ".join(cell(x) for x in (
-                    f"**{c['where']}** ({c['id']}, lesson {lesson['number']}): {c['statement']}",
+                    f"**{c['where']}** ({c['id']}, {_lesson_ref(lesson)}): {c['statement']}",
                     f"{paper} ({c['unit']})", ours, f"**{c['verdict']}** ({c['rule']['text']})",
                     "; ".join(fmt_conditions(c["conditions"])))) + " |")
         elif key != ENGINE:
             out.append("*No claims recorded for this paper yet.*" if members
                        else "*No lesson reproduces this paper yet.*")
         for lesson in members:
-            out += ["", f"### {lesson['name']}: {_lesson_status(lesson)}"]
+            out += ["", f"### {_title(lesson)}: {_lesson_status(lesson)}"]
             if lesson["status"] == "failed":
                 out += ["```", lesson["tail"] or "(no output)", "```"]
             if lesson["claim_error"]:

@@ -249,6 +249,34 @@ def test_report_has_every_claim_image_and_count(outputs):
         < engine_at < page.index("lesson-01")
 
 
+def test_a_tagged_full_run_is_shown_beside_the_default_one(outputs):
+    """A --full run kept as NN_name-full/ appears after its lesson, its claims named by run and counted
+    under their own mode; it is not a new lesson."""
+    out = outputs["outputs"]
+    prov = provenance.collect(argparse.Namespace(seed=0, mode="full", tag="full"), train_s=600.0)
+    claim = ledger.Claim(id="11.fashion", paper="dann-dales-principle", where="Table 3",
+                         statement="DANN within 1.5 points of the MLP.", unit="% test error",
+                         paper_values={"MLP": 10.63, "DANN": 10.96}, ours={"MLP": [10.5, 10.7], "DANN": [10.9, 11.3]},
+                         rule=ledger.within(1.5, "DANN", of="MLP"))
+    (out / "11_dann_mlp-full").mkdir()
+    (out / "11_dann_mlp-full" / "metrics.json").write_text(json.dumps(
+        {"claims": ledger.to_json([claim], prov), "provenance": prov}))
+    _png(out / "11_dann_mlp-full" / "errors.png")
+    lessons = report.build(str(out), lessons_dir=str(outputs["lessons"]))
+    full = {x["name"]: x for x in lessons}["11_dann_mlp-full"]
+    assert full["tag"] == "full" and full["mode"] == "full" and full["paper"] == "dann-dales-principle"
+    s = report.summary(lessons)
+    assert s["n_lessons"] == 6 and s["n_tagged"] == 1 and s["n_claims"] == 5
+    assert s["by_mode"]["full"]["holds"] == 1 and sum(s["by_mode"]["smoke"].values()) == 4
+    page = (out / "report" / "index.html").read_text()
+    md = (out / "report" / "index.md").read_text()
+    assert "(11.fashion, lesson 11, run full)" in page and "(11.fashion, lesson 11, run full)" in md
+    assert '<h3 id="lesson-11-full">11_dann_mlp, run tagged &#x27;full&#x27;' in page
+    assert page.index('id="lesson-11"') < page.index('id="lesson-11-full"') < page.index('id="lesson-12"')
+    assert "By run mode: smoke: 1 holds, 1 partly, 1 does not hold, 1 not run; full: 1 holds." in page
+    assert "figures/11_dann_mlp-full/errors.png" in page and (out / "report/figures/11_dann_mlp-full/errors.png").is_file()
+
+
 def test_a_newer_successful_run_replaces_a_failure(outputs):
     out = outputs["outputs"]
     (out / "07_fa_convnet").mkdir()
