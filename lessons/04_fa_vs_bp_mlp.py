@@ -72,7 +72,7 @@ Run (times on a 2-core CPU, one BLAS thread)
     python lessons/04_fa_vs_bp_mlp.py            # default: 20 epochs each (10 minutes measured while the
                                                  # machine was shared by several people; less when idle)
     python lessons/04_fa_vs_bp_mlp.py --smoke    # seconds, synthetic data if CIFAR-10 is absent
-    python lessons/04_fa_vs_bp_mlp.py --full     # the paper's 60 epochs (4-5.5 minutes measured on a quieter machine)
+    python lessons/04_fa_vs_bp_mlp.py --full     # the paper's 60 epochs, 3 seeds (~6 minutes a seed)
 Data: ``python data_scripts/cifar10.py`` (or ``--from cifar10-images.tar.gz``).
 Outputs in outputs/04_fa_vs_bp_mlp/: accuracy.png, alignment.png, metrics.json.
 """
@@ -86,10 +86,12 @@ from minigrad.models import mlp
 from minigrad.trainer import Trainer
 
 SETTINGS = {
-    "smoke": dict(n_train=300, n_val=100, n_test=100, hidden=64, epochs=2, lr=1e-3, batch=50),
-    "default": dict(n_train=10000, n_val=1000, n_test=10000, hidden=512, epochs=20, lr=1e-3, batch=100),
-    "full": dict(n_train=10000, n_val=1000, n_test=10000, hidden=512, epochs=60, lr=1e-3, batch=100),
+    "smoke": dict(n_train=300, n_val=100, n_test=100, hidden=64, epochs=2, lr=1e-3, batch=50, seeds=1),
+    "default": dict(n_train=10000, n_val=1000, n_test=10000, hidden=512, epochs=20, lr=1e-3, batch=100, seeds=1),
+    "full": dict(n_train=10000, n_val=1000, n_test=10000, hidden=512, epochs=60, lr=1e-3, batch=100, seeds=3),
 }
+# ``seeds``: how many seeds (--seed, --seed + 1, ...) each rule trains with; a seed changes the initial
+# weights, FA's feedback matrices and the batch order, not the images (those are drawn from --seed).
 # section 2.2, after 60 epochs on 10,000 images: training accuracy and best validation accuracy
 PAPER = {"bp": {"train_acc": 1.00, "best_val_acc": 0.478}, "fa": {"train_acc": 0.75, "best_val_acc": 0.462}}
 PAPER_EPOCHS = 60
@@ -100,9 +102,19 @@ def pct(x):
     return None if x is None else round(100 * float(x), 2)
 
 
+def per_seed(results, feedback, key):
+    """[that accuracy in % for each seed] of one rule."""
+    return [pct(r[key]) for r in results[feedback].values()]
+
+
+def mean_sd(values):
+    """'m' or 'm +- sd' (sample sd) of per-seed numbers, for the printed table."""
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.2f}" if len(v) == 1 else f"{v.mean():.2f} +- {v.std(ddof=1):.2f}"
+
+
 def claims_of(results, cfg, data_info):
     """The claims of section 2.2 this run tests (``ledger.Claim``; see docs/report.md)."""
-    bp, fa = results["bp"], results["fa"]
     at_60 = cfg["epochs"] == PAPER_EPOCHS            # the training accuracies the paper gives are after 60 epochs
     differs = [f"{cfg['epochs']} epochs instead of {PAPER_EPOCHS}"] if not at_60 else []
     differs += [f"{cfg['hidden']} hidden units instead of 512"] if cfg["hidden"] != 512 else []
@@ -111,9 +123,9 @@ def claims_of(results, cfg, data_info):
     cond = ledger.Conditions(data=data, n_train=data_info["n_train"], n_val=data_info["n_val"],
                              n_test=data_info["n_test"], epochs=cfg["epochs"], differs=differs)
     where, paper = "section 2.2", "feedback-alignment-limits"
-    train = {"BP": pct(bp["final_train_acc"]), "FA": pct(fa["final_train_acc"])}
-    val = {"BP": pct(bp["best_val_acc"]), "FA": pct(fa["best_val_acc"])}
-    tests = {"BP test": pct(bp["test_acc"]), "FA test": pct(fa["test_acc"])}
+    train = {"BP": per_seed(results, "bp", "final_train_acc"), "FA": per_seed(results, "fa", "final_train_acc")}
+    val = {"BP": per_seed(results, "bp", "best_val_acc"), "FA": per_seed(results, "fa", "best_val_acc")}
+    tests = {"BP test": per_seed(results, "bp", "test_acc"), "FA test": per_seed(results, "fa", "test_acc")}
     return [
         ledger.Claim(
             id="04.fa-learns-slower", paper=paper, where=where,
@@ -163,40 +175,45 @@ def main():
     data, (X_test, y_test) = cifar10_subset(args, cfg["n_train"], cfg["n_val"], rng, n_test=cfg["n_test"], used=used)
     probe = (data["X_train"][:500], data["y_train"][:500])      # fixed batch for the angles
 
-    results, histories = {}, {}
-    for feedback in ("bp", "fa"):
-        print(f"--- training with feedback={feedback}")
-        # 3072 pixels -> 3 x (Linear, ReLU) -> 10; every Linear uses ``feedback``
-        model = mlp(3072, cfg["hidden"], depth=3, classes=10, rng=args.seed + 1, feedback=feedback, flatten=True)
-        rules = []
-        if feedback == "fa":
-            names = layer_names(model)                          # "1.W" -> "hidden 1", for the plots
-            monitor = AlignmentMonitor(*probe)
-            monitor.initial(model)
-            rules.append(monitor)
-        trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9), batch_size=cfg["batch"],
-                          epochs=cfg["epochs"], rng=args.seed, rules=rules,
-                          checkpoint=checkpoint_path(out, args, feedback), resume=args.resume)
-        with clock("train"):
-            h = histories[feedback] = trainer.fit()
-        with clock("eval"):
-            test_acc = test_on_best(trainer, X_test, y_test)[1]
-        # accuracies as fractions, rounded to 4 decimals (0.4581, not 0.45810000000000006)
-        results[feedback] = {"final_train_acc": round(h["train_acc"][-1], 4),
-                             "max_train_acc": round(max(h["train_acc"]), 4),
-                             "best_val_acc": round(max(h["val_acc"]), 4),
-                             "best_epoch": int(np.argmax(h["val_acc"])) + 1,
-                             "test_acc": round(test_acc, 4), "seconds": round(sum(h["epoch_time"]), 1)}
-        if feedback == "fa":
-            results["fa"]["alignment_start"] = {k: round(v, 2) for k, v in monitor.start.items()}
+    seeds = [args.seed + k for k in range(cfg["seeds"])]
+    results, histories = {"bp": {}, "fa": {}}, {"bp": {}, "fa": {}}     # rule -> seed -> ...
+    for seed in seeds:
+        for feedback in ("bp", "fa"):
+            print(f"--- training with feedback={feedback}, seed {seed}")
+            # 3072 pixels -> 3 x (Linear, ReLU) -> 10; every Linear uses ``feedback``
+            model = mlp(3072, cfg["hidden"], depth=3, classes=10, rng=seed + 1, feedback=feedback, flatten=True)
+            rules = []
+            if feedback == "fa":
+                names = layer_names(model)                      # "1.W" -> "hidden 1", for the plots
+                monitor = AlignmentMonitor(*probe)
+                monitor.initial(model)
+                rules.append(monitor)
+            run = feedback + (f"_seed{seed}" if seed != args.seed else "")
+            trainer = Trainer(model, data, optim.Momentum(cfg["lr"], momentum=0.9), batch_size=cfg["batch"],
+                              epochs=cfg["epochs"], rng=seed, rules=rules,
+                              checkpoint=checkpoint_path(out, args, run), resume=args.resume)
+            with clock("train"):
+                h = histories[feedback][seed] = trainer.fit()
+            with clock("eval"):
+                test_acc = test_on_best(trainer, X_test, y_test)[1]
+            # accuracies as fractions, rounded to 4 decimals (0.4581, not 0.45810000000000006)
+            r = results[feedback][seed] = {
+                "final_train_acc": round(h["train_acc"][-1], 4), "max_train_acc": round(max(h["train_acc"]), 4),
+                "best_val_acc": round(max(h["val_acc"]), 4), "best_epoch": int(np.argmax(h["val_acc"])) + 1,
+                "test_acc": round(test_acc, 4), "seconds": round(sum(h["epoch_time"]), 1)}
+            if feedback == "fa":
+                r["alignment_start"] = {k: round(v, 2) for k, v in monitor.start.items()}
 
-    # accuracy: train and validation side by side, the paper's 60-epoch numbers as dotted lines
+    # accuracy: train and validation side by side (one line per seed), the paper's 60-epoch numbers dotted
     fig, axes = figure(1, 2, figsize=(11, 4), sharey=True)
     for ax, key, pkey, what in ((axes[0], "train_acc", "train_acc", "training accuracy"),
                                 (axes[1], "val_acc", "best_val_acc", "validation accuracy")):
         for fb, color in (("bp", "C0"), ("fa", "C1")):
-            ys = histories[fb][key]
-            ax.plot(np.arange(1, len(ys) + 1), ys, color, label=f"{fb.upper()} (ours)")
+            for j, h in enumerate(histories[fb].values()):
+                ys = h[key]
+                ax.plot(np.arange(1, len(ys) + 1), ys, color, lw=1.5 if len(seeds) == 1 else 1,
+                        label=f"{fb.upper()} (ours{f', {len(seeds)} seeds' if len(seeds) > 1 else ''})"
+                        if j == 0 else None)
             paper_line(ax, PAPER[fb][pkey], f"{fb.upper()} {'' if key == 'train_acc' else 'best '}"
                                             f"{100 * PAPER[fb][pkey]:.1f}% after 60 epochs", color=color)
         ax.set_xlabel("epoch"), ax.set_title(what), ax.grid(alpha=0.3), ax.legend(fontsize=8)
@@ -206,30 +223,30 @@ def main():
                  f"(ours {cfg['epochs']} epochs; dotted: paper, section 2.2)")
     save_figure(fig, out, "accuracy.png")
 
-    h = histories["fa"]
+    h = histories["fa"][args.seed]                              # the angles of the first seed
     fig, axes = figure(1, 2, figsize=(11, 4))
     for ax, kind in zip(axes, ("grad_angle", "weight_angle")):
         for key in sorted((k for k in h if k.startswith(kind + "/")), key=lambda k: list(names).index(k.split("/")[1])):
             ax.plot(np.arange(1, len(h[key]) + 1), h[key], label=names[key.split("/")[1]])
-    axes[0].set_title("angle(FA update, backprop gradient)")
-    axes[1].set_title("angle(W, B)")
+    axes[0].set_title(f"angle(FA update, backprop gradient), seed {args.seed}")
+    axes[1].set_title(f"angle(W, B), seed {args.seed}")
     for ax in axes:
         ax.axhline(90, color="gray", lw=0.8, ls=":")
         ax.set_xlabel("epoch"), ax.set_ylabel("degrees"), ax.grid(alpha=0.3), ax.legend(fontsize=8)
         epoch_ticks(ax)
     save_figure(fig, out, "alignment.png")
 
-    prov = provenance.collect(args, data=[used[0]], clock=clock)
+    prov = provenance.collect(args, data=[used[0]], clock=clock, seeds=seeds)
     claims = claims_of(results, cfg, used[0])
     save_metrics(out, {"settings": cfg, "results": results, "paper": PAPER, "history": histories,
                        "provenance": prov, "claims": ledger.to_json(claims, prov)})
     if used[0]["fallback"]:
         print("note: synthetic images stood in for CIFAR-10; these numbers say nothing about the paper")
-    print_table(["feedback", "epochs", "final train acc %", "best val acc % (paper's protocol)",
+    print_table(["feedback", "epochs", "seeds", "final train acc %", "best val acc % (paper's protocol)",
                  "test acc % (that epoch)", "paper train acc % (60 ep, train)", "paper best val acc % (val)"],
-                [[fb.upper(), cfg["epochs"], pct(results[fb]["final_train_acc"]), pct(results[fb]["best_val_acc"]),
-                  pct(results[fb]["test_acc"]), 100 * PAPER[fb]["train_acc"], 100 * PAPER[fb]["best_val_acc"]]
-                 for fb in ("bp", "fa")])
+                [[fb.upper(), cfg["epochs"], len(seeds)] + [mean_sd(per_seed(results, fb, k)) for k in
+                                                             ("final_train_acc", "best_val_acc", "test_acc")]
+                 + [100 * PAPER[fb]["train_acc"], 100 * PAPER[fb]["best_val_acc"]] for fb in ("bp", "fa")])
     last = {names[k.split("/")[1]]: round(v[-1], 1) for k, v in h.items() if k.startswith("grad_angle/")}
     print("final angle(FA update, BP gradient) per layer, degrees:", last)
     for c in claims:
