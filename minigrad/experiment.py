@@ -56,6 +56,18 @@ def _tag(text):
     return text
 
 
+def names_from(choices):
+    """An argparse type for a lesson's own options (``parse_args(options=...)``): a comma-separated
+    subset of ``choices``, returned in the order of ``choices``."""
+    def parse(text):
+        given = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in given if t not in choices]
+        if bad or not given:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)} (comma-separated), got {text!r}")
+        return [c for c in choices if c in given]
+    return parse
+
+
 def _one_line_refusals(kind, value, tb):
     """Print a refused run (a CheckpointError) as its message, without a traceback."""
     if issubclass(kind, CheckpointError):
