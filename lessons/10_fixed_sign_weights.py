@@ -218,7 +218,8 @@ def main():
         part1 = {key: run_setting(args, out, cfg, key, data, test) for key in ("original", "l2") if key in args.parts}
 
     titles = {"original": "original: lr {lr:g}, no weight decay", "l2": "L2: lr {lr:g}, weight decay {weight_decay:g}"}
-    fig, axes = figure(max(1, len(part1)), 3, figsize=(16, 4.25 * max(1, len(part1))), squeeze=False)
+    fig, axes = figure(max(1, len(part1)), 3, figsize=(16, 4.25 * max(1, len(part1))), squeeze=False,
+                       layout="constrained")          # the titles of a row clear the x labels of the row above
     for row, key in enumerate(part1):
         s = cfg[key]
         for i, (name, seeds) in enumerate(part1[key].items()):
