@@ -82,14 +82,15 @@ Measured (default run, CIFAR-10: 5,000 training / 1,000 validation / 10,000 test
       8-layer BN net trains "without difficulty" but more slowly; whether it
       catches up over the paper's longer training is what --full (60 epochs)
       would show (not run).
-    (Run of 2026-12-02 03:23-03:29 UTC, 6.0 minutes of training on one core
-    (load 3-4: other engineers' runs on the 2-core machine). The runs are
-    deterministic for a seed; numbers move by a point or two when a code
-    change reorders floating-point sums.)
+    (Run of 2026-12-02 04:33-04:38 UTC, 4.8 minutes of training on one core
+    while other engineers' runs shared the 2-core machine (load 2-3); an
+    earlier run of the same code gave the same numbers in 6.0 minutes at
+    load 3-4. The runs are deterministic for a seed; numbers move by a point
+    or two when a code change reorders floating-point sums.)
 
 Run
     python lessons/05_fa_depth_batchnorm.py            # default: part 1 5,000 images, 10 epochs, 3 seeds;
-                                                       # part 2 2,000 images, 5 epochs, one seed (~6 minutes)
+                                                       # part 2 2,000 images, 5 epochs, one seed (~5 minutes)
     python lessons/05_fa_depth_batchnorm.py --smoke    # seconds
     python lessons/05_fa_depth_batchnorm.py --full     # 10,000 images, 60 epochs, a wider learning-rate grid
 All runs: plain SGD, batch 100; part 1 at lr 1e-2 (the paper's value); part 2 over
