@@ -107,8 +107,6 @@ Data: ``python data_scripts/fashion_mnist.py`` (required outside --smoke) and
 sample is used). Both are loaded before any training starts.
 Outputs in outputs/11_dann_mlp/: errors_mnist.png, errors_fashion_mnist.png, metrics.json.
 """
-import argparse
-
 import numpy as np
 
 from minigrad import ledger, optim, provenance
@@ -116,8 +114,8 @@ from minigrad.backend import to_device
 from minigrad.dale import DANNCorrections, DaleProjection
 from minigrad.data import flatten, load_fashion_mnist, normalize, train_val_split
 from minigrad.data.paths import data_dir
-from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, output_dir, parse_args, print_table,
-                                 save_figure, save_metrics, synthetic_images, test_on_best)
+from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, names_from, output_dir, parse_args,
+                                 print_table, save_figure, save_metrics, synthetic_images, test_on_best)
 from minigrad.models import columnei_mlp, dann_mlp, mlp
 from minigrad.trainer import Trainer
 
@@ -157,17 +155,6 @@ PAPER = {
     "fashion_mnist": {"MLP": (1.793, 10.626), "DANN": (3.832, 10.962), "DANN 1i": None, "DANN nc": None,
                       "ColumnEi": (12.365, 14.986)},
 }
-
-
-def names_from(choices):
-    """An argparse type: a comma-separated subset of ``choices``, kept in the order of ``choices``."""
-    def parse(text):
-        given = [t.strip() for t in text.split(",") if t.strip()]
-        bad = [t for t in given if t not in choices]
-        if bad or not given:
-            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)} (comma-separated), got {text!r}")
-        return [c for c in choices if c in given]
-    return parse
 
 
 def options(p):

@@ -56,6 +56,18 @@ def _tag(text):
     return text
 
 
+def names_from(choices):
+    """An argparse type for a lesson's own options (``parse_args(options=...)``): a comma-separated
+    subset of ``choices``, returned in the order of ``choices``."""
+    def parse(text):
+        given = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in given if t not in choices]
+        if bad or not given:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)} (comma-separated), got {text!r}")
+        return [c for c in choices if c in given]
+    return parse
+
+
 def _one_line_refusals(kind, value, tb):
     """Print a refused run (a CheckpointError) as its message, without a traceback."""
     if issubclass(kind, CheckpointError):
@@ -218,15 +230,25 @@ def plot_curves(out_dir, name, series, xlabel="epoch", ylabel="", title="", logy
 def plot_accuracy(out_dir, runs, style, title, chance=None, name="accuracy.png"):
     """Training and validation accuracy per epoch, side by side, one line per run.
 
-    ``runs``: run name -> dict with a ``history`` (the Trainer's); ``style(name)`` gives
-    the matplotlib format string of a run's line; ``chance`` draws a dotted line at
-    chance accuracy. Saves ``name`` in ``out_dir``; returns the path.
+    ``runs``: run name -> dict with a ``history`` (the Trainer's) or ``histories``
+    (one per seed: each seed is drawn thin and the mean over seeds thick; a seed that
+    stopped early, e.g. diverged, counts in the mean only for the epochs it ran);
+    ``style(name)`` gives the matplotlib format string of a run's line; ``chance``
+    draws a dotted line at chance accuracy. Saves ``name`` in ``out_dir``; returns the path.
     """
     fig, axes = figure(1, 2, figsize=(11, 4), sharey=True)
     for ax, key in zip(axes, ("train_acc", "val_acc")):
         for run_name, r in runs.items():
-            ys = r["history"][key]
-            ax.plot(np.arange(1, len(ys) + 1), ys, style(run_name), label=run_name)
+            curves = [h[key] for h in (r["histories"] if "histories" in r else [r["history"]])]
+            if len(curves) == 1:
+                ax.plot(np.arange(1, len(curves[0]) + 1), curves[0], style(run_name), label=run_name)
+                continue
+            table = np.full((len(curves), max(len(c) for c in curves)), np.nan)   # seeds x epochs
+            for i, c in enumerate(curves):
+                table[i, :len(c)] = c
+                ax.plot(np.arange(1, len(c) + 1), c, style(run_name), lw=0.6, alpha=0.35)
+            ax.plot(np.arange(1, table.shape[1] + 1), np.nanmean(table, axis=0), style(run_name), lw=1.8,
+                    label=f"{run_name} (mean of {len(curves)} seeds)")
         if chance is not None:
             ax.axhline(chance, color="gray", lw=0.8, ls=":")
         ax.set_xlabel("epoch"), ax.set_title(key.replace("_", " ")), ax.grid(alpha=0.3), ax.legend()

@@ -5,7 +5,7 @@ import argparse
 
 import numpy as np
 
-from minigrad import nn
+from minigrad import experiment, nn
 from minigrad.experiment import cifar10_subset, epoch_ticks, figure, layer_names, log_scale, mnist_or_sample
 from minigrad.models import mlp
 
@@ -33,6 +33,20 @@ def test_epoch_ticks_are_whole_numbers():
         epoch_ticks(ax)
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), (n, ticks)
+
+
+def test_plot_accuracy_draws_every_seed_and_their_mean_over_the_epochs_each_reached(tmp_path, monkeypatch):
+    saved = []
+    monkeypatch.setattr(experiment, "save_figure", lambda fig, out, name: saved.append(fig))
+    runs = {"one seed": {"history": {"train_acc": [0.1, 0.2], "val_acc": [0.1, 0.3]}},
+            "two seeds": {"histories": [{"train_acc": [0.2, 0.4, 0.6], "val_acc": [0.2, 0.4, 0.5]},
+                                        {"train_acc": [0.4], "val_acc": [0.3]}]}}       # the second stopped early
+    experiment.plot_accuracy(str(tmp_path), runs, lambda name: "C0-", "title")
+    val = saved[0].axes[1]
+    lines = {line.get_label(): line.get_ydata() for line in val.get_lines()}
+    assert list(lines["one seed"]) == [0.1, 0.3]
+    assert np.allclose(lines["two seeds (mean of 2 seeds)"], [0.25, 0.4, 0.5])   # epochs 2-3: the first seed only
+    assert len(val.get_lines()) == 1 + 2 + 1                  # one seed; two thin seeds and their mean
 
 
 def test_cifar10_subset_records_its_fallback_and_keeps_test_images_of_the_same_classes(tmp_path, monkeypatch):

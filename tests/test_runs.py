@@ -382,6 +382,19 @@ def test_bad_lesson_arguments_are_one_line(argv, words, capsys):
     assert words in err[-1] and "Traceback" not in "\n".join(err)
 
 
+def test_a_lessons_own_options_pick_named_parts_in_their_own_order(capsys):
+    parts = ("original", "l2", "mixed")
+
+    def options(p):
+        p.add_argument("--parts", type=experiment.names_from(parts), default=list(parts))
+    args = experiment.parse_args("x", ["--smoke", "--parts", "mixed, l2"], options=options)
+    assert args.parts == ["l2", "mixed"] and args.mode == "smoke"
+    assert experiment.parse_args("x", [], options=options).parts == list(parts)
+    with pytest.raises(SystemExit):
+        experiment.parse_args("x", ["--parts", "l3"], options=options)
+    assert "--parts: choose from original, l2, mixed (comma-separated), got 'l3'" in capsys.readouterr().err
+
+
 def test_out_pointing_at_a_file_is_refused(tmp_path, capsys):
     f = tmp_path / "file.txt"
     f.write_text("x")
