@@ -80,7 +80,8 @@ SETTINGS = {"smoke": dict(depth=4, width=32, n_train=300, n_val=100, epochs=1, p
             "default": dict(depth=8, width=256, n_train=3000, n_val=1000, epochs=3, probe=500),
             "full": dict(depth=8, width=256, n_train=None, n_val=500, epochs=20, probe=500)}
 LR = 1e-3                        # Adam (beta1 0.9, beta2 0.99, as the paper)
-NETS = {"CWA": dict(kind="cwa"), "CWA, e_r = -0.4 everywhere": dict(kind="cwa", deep_rest_potential=None),
+NETS = {"CWA": dict(kind="cwa"), "CWA, e_r = -0.4 everywhere": dict(kind="cwa", deep_rest_potential=None,
+                                                                      init_std=None),
         "Affine, no BN": dict(kind="affine")}
 PAPER_ID = "cwa-hodgkin-huxley-networks"
 

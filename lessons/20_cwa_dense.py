@@ -270,8 +270,9 @@ class TestEvaluation:
 
 def build(name, d, hidden, seed):
     kind, bn, _, _ = NETS[name]
-    deep = None if name == "CWA, e_r = -0.4 everywhere" else DEEP_REST
-    return cwa_mlp(d, hidden, kind=kind, batchnorm=bn, rng=seed, deep_rest_potential=deep)
+    if name == "CWA, e_r = -0.4 everywhere":           # the paper's settings: also Glorot conductances
+        return cwa_mlp(d, hidden, kind=kind, batchnorm=bn, rng=seed, deep_rest_potential=None, init_std=None)
+    return cwa_mlp(d, hidden, kind=kind, batchnorm=bn, rng=seed, deep_rest_potential=DEEP_REST)
 
 
 def init_stats(model, x):
