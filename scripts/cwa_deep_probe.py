@@ -1,18 +1,21 @@
-"""Probe: does a deep fully connected CWA network keep every layer alive while it learns?
+"""Probe: does a deep CWA network keep every layer alive while it learns?
 
-A small, one-thread experiment for ``docs/cwa-deep-nets.md``: train ``cwa_mlp`` (or a
-variant) for a few hundred Adam steps on a sample of MNIST or CIFAR-10 and record,
-every ``--every`` steps, the running training loss and, per hidden layer on a fixed
-probe batch of validation images, the fraction of active (unit, example) pairs
-(p > 0) and the fraction of units active for at least one probe image ("alive").
-A layer is dead when its alive fraction is 0: no unit ever fires, no gradient
-reaches it or anything below it. Ends with the validation accuracy.
+A small, one-thread experiment for ``docs/cwa-deep-nets.md``: train ``cwa_mlp`` or ``cwa_cnn``
+for a few hundred Adam steps (betas 0.9, 0.99) on a sample of MNIST or CIFAR-10 and record,
+every ``--every`` steps, the running training loss and, per hidden layer on a fixed probe batch
+of validation images (500; 200 for the CNN), the fraction of active (unit, example) pairs
+(p > 0) and the fraction of units (channels, for the CNN) active for at least one probe image
+("alive"). A layer is dead when its alive fraction is 0: no unit ever fires, no gradient reaches
+it or anything below it. Ends with the validation accuracy.
 
-    OPENBLAS_NUM_THREADS=1 python scripts/cwa_deep_probe.py --hidden 500 500 500 --lr 1e-3
-    ... --init-spread 0.0    (Glorot g: the conductances start tightly around 1)
-    ... --deep-e-r none      (the paper's e_r = -0.4 in every layer)
+    OPENBLAS_NUM_THREADS=1 python scripts/cwa_deep_probe.py --hidden 256 256 256 256 --lr 1e-3
+    ... --first-spread glorot --init-spread glorot   (the paper's Glorot g: conductances near 1)
+    ... --deep-e-r none                              (the paper's e_r = -0.4 in every layer)
+    ... --arch cnn --hidden 32 64 128 256            (cwa_cnn)
 
-Prints one JSON line per record and a summary line; ``--out FILE`` appends the summary.
+Without the spread options the builders' default initialisation is used (init_std = 0.5 since
+the change this probe motivated; Glorot before it). Prints one JSON line per record and a
+summary line; ``--out FILE`` appends the summary.
 """
 import argparse
 import json
@@ -21,7 +24,7 @@ import time
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.backend import to_device, to_float
+from minigrad.backend import to_device, to_float, to_numpy
 from minigrad.data import cwa_scale_clip, double_inputs, load_cifar10
 from minigrad.experiment import mnist_or_sample
 from minigrad.models import cwa_cnn, cwa_mlp
@@ -72,9 +75,9 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deep-e-r", default="0.0", help="e_r of the layers after the first, or 'none' (-0.4)")
     p.add_argument("--init-spread", default=None,
-                   help="std of the initial g of the CWA layers after the first: a number, or 'glorot' "
-                        "(the layer's own Glorot std), or 'uniform' (g uniform in [-1, 1]); default: whatever the builder does")
-    p.add_argument("--first-spread", default=None, help="std of the first layer's initial g")
+                   help="initial g of the CWA layers after the first: a std (normal), 'glorot' (the layer's "
+                        "Glorot std) or 'uniform' (g uniform in [-1, 1]); default: the builder's")
+    p.add_argument("--first-spread", default=None, help="the same for the first CWA layer")
     p.add_argument("--n-inh-frac", type=float, default=None,
                    help="fraction of each hidden layer's inputs that are inhibitory (deeper layers only)")
     p.add_argument("--readout-scale", type=float, default=None,
@@ -140,9 +143,10 @@ def main():
         if step % a.every == 0:
             record(step)
     model.eval()
-    va = float(np.mean(np.argmax(np.asarray(model.forward(to_device(xva))), 1) == yva))
+    va = float(np.mean(np.argmax(to_numpy(model.forward(to_device(xva))), 1) == yva))
     summary = {"tag": a.tag, "dataset": a.dataset, "hidden": a.hidden, "lr": a.lr, "steps": a.steps,
-               "deep_e_r": a.deep_e_r, "init_spread": a.init_spread, "n_inh_frac": a.n_inh_frac, "arch": a.arch, "first_spread": a.first_spread,
+               "deep_e_r": a.deep_e_r, "init_spread": a.init_spread, "n_inh_frac": a.n_inh_frac, "arch": a.arch,
+               "first_spread": a.first_spread,
                "readout_scale": a.readout_scale, "seed": a.seed,
                "loss_first": records[1]["loss"], "loss_last": records[-1]["loss"],
                "min_alive": [min(r["alive"][i] for r in records) for i in range(len(a.hidden))],

@@ -42,7 +42,7 @@ activities ~1e-3 is dominated by its own rest term: z ~ G_r e_r / G_r = e_r =
 -0.4 for every input, so every unit is silent after the ReLU, no gradient
 reaches any CWA layer, and only the readout's bias learns (loss stays at
 log 10). Measured (``lessons/20_cwa_dense.py``, MNIST sample, 2 x 500 CWA,
-Adam): layer 1 z = -0.0024 +- 0.0024 with 15% of (unit, example) pairs active,
+Glorot conductances, Adam): layer 1 z = -0.0024 +- 0.0024 with 15% of (unit, example) pairs active,
 layer 2 z = -0.37 +- 0.01 with 0% active; the training loss stays at 2.303
 over 300 steps at lr 1e-3 and at lr 1e-5 (the paper's rate: a longer
 schedule cannot help when the gradient is exactly 0).
@@ -87,13 +87,13 @@ std(g), decides how different the units are: it should not shrink with width.
 ``init_std=0.5`` (the default of ``cwa_mlp`` and ``cwa_cnn``; conductances
 G = (1 + g)_+ with mean 1 and sd 0.5, 2.3% starting closed) makes the units of
 a layer differ: shared fractions 0.001, 0.75, 0.67 (MNIST 3 x 2000) and 0.008,
-0.62, 0.68 (CIFAR-10), first-layer outputs ~15x larger. Measured over training
+0.62, 0.68 (CIFAR-10), first-layer outputs 11-18x larger. Measured over training
 (``scripts/cwa_deep_probe.py``, Adam lr 1e-3, betas 0.9 / 0.99, batch 64, a few
 thousand images; docs/cwa-deep-nets.md has every run): MNIST 3 x 500, Glorot
 kills layers 2 and 3 in 2 of 3 seeds within 100 steps (loss stays 2.30),
 std 0.5 keeps all alive in 3 of 3 (loss 2.23 -> 1.70); MNIST 4 x 256 (seed 0)
-Glorot: layer 4 dead at step 25, std 0.5: alive, loss 2.2 -> 0.96 in 1,000
-steps; CIFAR-10 500-250-125: Glorot layers 2-3 dead by step 10-50 at lr 1e-3
+Glorot: layer 4 dead at step 25, std 0.5: alive, loss 2.30 -> 1.84 in 200
+steps (2.0 -> 0.96 in 1,000 with std 0.5 in layers 2-4 only); CIFAR-10 500-250-125: Glorot layers 2-3 dead by step 10-50 at lr 1e-3
 and 1e-4, std 0.5: alive, loss 2.28 -> 2.11 in 200 steps; CIFAR-10
 2000-1000-500, std 0.5: alive, loss 2.30 -> 2.14 in 100 steps; MNIST CNN
 32-64-128-256 (``cwa_cnn``): Glorot's fourth layer dead at step 20, std 0.5
