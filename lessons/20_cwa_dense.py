@@ -20,7 +20,7 @@ What it shows
        (all near 1) the deeper layers still fall silent within a few steps of
        training (a term shared by all units of a layer, ``cwa_nets.py``),
        unless batchnorm removes it (CWA + BN). ``cwa_mlp`` now starts the
-       conductances spread (init_std = 0.5), which keeps every layer alive in
+       conductances spread (init_std = 0.75), which keeps every layer alive in
        short probes (``docs/cwa-deep-nets.md``); the numbers under "Measured"
        predate that default.
     1. MNIST, 2 hidden layers of 2,000 (table 1): CWA 98.65% vs affine + BN
@@ -60,7 +60,7 @@ What to change (exercise)
 
 Measured (default run of 2026-12-02, seed 0, one thread on the shared 2-core
 machine, load ~5-10: 6 min 44 s wall clock, 6.3 min of it training; before
-``cwa_mlp``'s init_std = 0.5 default: the CWA networks here had the paper's
+``cwa_mlp``'s init_std = 0.75 default: the CWA networks here had the paper's
 Glorot conductances, and this lesson has not been rerun since)
     Data: MNIST = the 5,000-digit subset (``<data dir>/mnist``, imported from
     /work/shared/datasets/mnist-subset): 3,000 training digits, 1,000 held out

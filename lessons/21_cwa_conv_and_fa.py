@@ -59,9 +59,9 @@ machine, load ~5-10: 15 min 9 s wall clock; 158 s of CPU time)
       i.e. the gradients reaching the convolutions are exactly 0: the units
       fell silent during training, as the deeper dense layers of lesson 20 do
       (``minigrad/models/cwa_nets.py``, the shared common-mode term). Since
-      this run ``cwa_cnn`` starts the conductances spread (init_std = 0.5,
+      this run ``cwa_cnn`` starts the conductances spread (init_std = 0.75,
       ``docs/cwa-deep-nets.md``): in a 100-step probe the MNIST CNN keeps all
-      four layers alive and its loss falls (2.27 -> 1.76), where Glorot's
+      four layers alive and its loss falls (2.26 -> 1.66), where Glorot's
       fourth layer died at step 20. This lesson has not been rerun with it.
     - So the claim verdicts are hollow: "21.cifar10.fa-fits-cwa" reads "holds"
       only because BP and FA are both at chance, and the CIFAR-10 ordering is

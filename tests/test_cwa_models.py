@@ -232,9 +232,9 @@ def _train_and_watch(net, x, y, steps, lr=1e-3, batch=64, seed=0):
 
 
 def test_three_cwa_layers_keep_every_layer_alive_and_learn():
-    """The default spread of the initial conductances (init_std=0.5) keeps every layer of a 3 x 500
-    CWA network alive while its loss falls (60 Adam steps at lr 1e-3, MNIST sample; measured 2.23 ->
-    1.86, every unit of every layer active for some input); with the paper's Glorot init (std(g)
+    """The default spread of the initial conductances (init_std=0.75) keeps every layer of a 3 x 500
+    CWA network alive while its loss falls (60 Adam steps at lr 1e-3, MNIST sample; measured 2.22 ->
+    1.85, every unit of every layer active for some input); with the paper's Glorot init (std(g)
     ~ 0.04, every conductance near 1) the units of a deeper layer compute nearly the same thing,
     and training switches layers 2 and 3 off as a whole: no unit active for any input, no
     gradient, the loss stays at log 10 (docs/cwa-deep-nets.md)."""
@@ -247,7 +247,7 @@ def test_three_cwa_layers_keep_every_layer_alive_and_learn():
 
 def test_cwa_cnn_passes_init_std_to_every_conv_cwa():
     std = [float(to_numpy(m.params["g"]).std()) for m in cwa_cnn(2, 28, (8, 16, 32), rng=0) if type(m) is ConvCWA]
-    assert all(0.45 < s < 0.55 for s in std), std
+    assert all(0.7 < s < 0.8 for s in std), std
     glorot = [m for m in cwa_cnn(2, 28, (8, 16, 32), rng=0, init_std=None) if type(m) is ConvCWA]
     for m in glorot:
         F, C, k, _ = m.params["g"].shape
