@@ -96,7 +96,8 @@ MNIST 3 x 500 (3 seeds, 100 steps): Glorot kills layers 2 and 3 in 2 seeds
 1.61); MNIST 4 x 256 (2 seeds, 200 steps): Glorot's layer 4 dead at step 25 in
 seed 0; 0.75 alive, 2.25 -> 1.60 and 2.24 -> 1.62; MNIST CNN 32-64-128-256
 (``cwa_cnn``, 2 seeds, 100 steps): Glorot's fourth layer dead at step 20 in
-seed 0; 0.75 alive, 2.26 -> 1.66 and 2.27 -> 1.80; CIFAR-10 500-250-125
+seed 0; 0.75 alive, 2.26 -> 1.66 and 2.27 -> 1.80; CIFAR-10 CNN (32 to 512,
+100 steps): Glorot's layers 4-5 dead by step 20, 0.75 alive (2.30 -> 2.15); CIFAR-10 500-250-125
 (3 seeds, 150 steps): Glorot's layers 2-3 dead by step 10-50 (also at lr
 1e-4); 0.75 alive in all 3 (2.30 -> 2.14, 2.28 -> 2.09, 2.30 -> 2.13);
 CIFAR-10 2000-1000-500 (100 steps): Glorot's layer 3 dead at step 10; 0.75
