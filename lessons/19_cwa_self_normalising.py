@@ -32,31 +32,36 @@ What to change (exercise)
     Raise ``LR`` to 1e-2: the affine network's ranges grow by orders of
     magnitude, CWA's stay inside [-1, 1] (its deeper layers may fall silent instead).
 
-Measured (default run of 2026-12-02, seed 0, one thread on the shared 2-core
-machine: 36 s wall clock)
+Measured (default run of 2026-12-02, after ``cwa_mlp``'s conductances started
+spread, init_std = 0.75; seed 0, one thread on the shared 2-core machine, a few
+seconds of training when the machine was free)
     Data: MNIST = the 5,000-digit subset (``<data dir>/mnist``, imported from
     /work/shared/datasets/mnist-subset): 3,000 training digits, 1,000 held out
     (500 of them are the probe batch); 3 epochs of Adam at lr 1e-3, batch 64;
     8 hidden layers of 256.
         largest |z| in any hidden layer     at init    after training
-        CWA (minigrad default)              0.050      0.327
+        CWA (minigrad default)              0.507      0.538
         CWA, e_r = -0.4 everywhere          0.415      0.415
         Affine, no BN                       2.28       7.6
         sd of z, last hidden layer / first  at init    after training
-        CWA                                 0.56       0 (last layer silent)
+        CWA                                 1.19       1.79
         Affine, no BN                       0.099      2.19
     - Holds (19.cwa-bounded): every CWA layer stays inside [-1, 1], before and
       after training, with no batchnorm; the affine network's scale shrinks
       ten-fold over 8 layers at initialisation (Glorot with ReLU) and grows
       with training (|z| up to 7.6 in the last layer).
-    - The other side of the bound: CWA's potentials are not *normalised* to a
-      unit scale, they are tiny (~1e-2 at init: doubled inputs cancel, see
-      lesson 20). Active units per layer at init 16, 10, 3, 4, 5, 2, 4, 4%;
-      after training hidden 5-8 are silent (2, 0, 0, 0%) and the 8-layer CWA
-      network is at chance (8.1% validation accuracy) where the affine one
-      reaches 93.4%. With e_r = -0.4 everywhere hidden 2-8 sit at exactly
-      -0.4 for every input. Bounded is not the same as trainable: lesson 20
-      and ``minigrad/models/cwa_nets.py`` ("Deep CWA networks") measure why.
+    - Trainable is another matter. Active units per CWA layer at init 47, 11,
+      21, 33, 42, 28, 48, 47%, after training 46, 11, 18, 34, 35, 33, 34, 41%:
+      every layer stays alive, but the network learns slowly (training loss
+      2.301, 2.287, 2.258 per epoch, 15.2% validation accuracy after 141 steps;
+      the affine one: 93.4%). With the paper's Glorot conductances
+      (``init_std=None``, an earlier run) the same network had 16, 10, 3, 4, 5,
+      2, 4, 4% active at init, hidden 5-8 silent after training and chance
+      accuracy (8.1%): a layer whose conductances are all near 1 switches off
+      as a whole (``docs/cwa-deep-nets.md``). With e_r = -0.4 everywhere (and
+      Glorot, the paper's literal settings) hidden 2-8 sit at exactly -0.4 for
+      every input. Lesson 20 and ``minigrad/models/cwa_nets.py`` ("Deep CWA
+      networks") measure why.
 
 Run:
     python lessons/19_cwa_self_normalising.py --smoke   # seconds
@@ -80,7 +85,8 @@ SETTINGS = {"smoke": dict(depth=4, width=32, n_train=300, n_val=100, epochs=1, p
             "default": dict(depth=8, width=256, n_train=3000, n_val=1000, epochs=3, probe=500),
             "full": dict(depth=8, width=256, n_train=None, n_val=500, epochs=20, probe=500)}
 LR = 1e-3                        # Adam (beta1 0.9, beta2 0.99, as the paper)
-NETS = {"CWA": dict(kind="cwa"), "CWA, e_r = -0.4 everywhere": dict(kind="cwa", deep_rest_potential=None),
+NETS = {"CWA": dict(kind="cwa"), "CWA, e_r = -0.4 everywhere": dict(kind="cwa", deep_rest_potential=None,
+                                                                      init_std=None),
         "Affine, no BN": dict(kind="affine")}
 PAPER_ID = "cwa-hodgkin-huxley-networks"
 

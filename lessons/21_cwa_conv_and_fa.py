@@ -58,9 +58,12 @@ machine, load ~5-10: 15 min 9 s wall clock; 158 s of CPU time)
       from the start; the FA alignment angles are NaN from the first epoch on,
       i.e. the gradients reaching the convolutions are exactly 0: the units
       fell silent during training, as the deeper dense layers of lesson 20 do
-      (``minigrad/models/cwa_nets.py``, the shared common-mode term). We have
-      not found the fix; the paper's lr 1e-5 over hundreds of epochs is the
-      first thing to try (``--full``).
+      (``minigrad/models/cwa_nets.py``, the shared common-mode term). Since
+      this run ``cwa_cnn`` starts the conductances spread (init_std = 0.75,
+      ``docs/cwa-deep-nets.md``): in a 100-step probe the MNIST CNN keeps all
+      four layers alive and its loss falls (2.26 -> 1.66), where Glorot's
+      fourth layer died at step 20; the CIFAR-10 CNN keeps all five (2.30 ->
+      2.15), where Glorot's fourth and fifth died by step 20. This lesson has not been rerun with it.
     - So the claim verdicts are hollow: "21.cifar10.fa-fits-cwa" reads "holds"
       only because BP and FA are both at chance, and the CIFAR-10 ordering is
       "partly" for the affine networks alone. The affine ordering with and

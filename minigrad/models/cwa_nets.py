@@ -42,7 +42,7 @@ activities ~1e-3 is dominated by its own rest term: z ~ G_r e_r / G_r = e_r =
 -0.4 for every input, so every unit is silent after the ReLU, no gradient
 reaches any CWA layer, and only the readout's bias learns (loss stays at
 log 10). Measured (``lessons/20_cwa_dense.py``, MNIST sample, 2 x 500 CWA,
-Adam): layer 1 z = -0.0024 +- 0.0024 with 15% of (unit, example) pairs active,
+Glorot conductances, Adam): layer 1 z = -0.0024 +- 0.0024 with 15% of (unit, example) pairs active,
 layer 2 z = -0.37 +- 0.01 with 0% active; the training loss stays at 2.303
 over 300 steps at lr 1e-3 and at lr 1e-5 (the paper's rate: a longer
 schedule cannot help when the gradient is exactly 0).
@@ -59,22 +59,58 @@ per-parameter scaling makes the tiny activities no obstacle to learning; a
 too-large rate is (at lr 1e-2 the second layer fell silent within 10 steps).
 ``deep_rest_potential=None`` restores the literal setting.
 
-What this default does not fix: the common mode of a deeper layer. Every unit
-of layer k+1 sees (mean conductance, ~1) x (total activity of layer k's
-excitatory half - that of its inhibitory half), the same for all its units,
-beside a per-unit part of size std(g) * sqrt(M) * p that is small when the
-conductances spread as little as Glorot makes them (std(g) ~ 0.05). So a
-deeper layer's units tend to be on or off together, and a training step that
-moves layer k's activities moves that shared term for all of them at once.
-Measured on CIFAR-10 (doubled inputs, 500-250-125, Adam, lesson 20 and a
-150-step probe): hidden 2 and 3 start with 8% active units and fall to 0%
-within 10 steps at lr 1e-3 (in another draw of the data they switched nearly
-all on, 99.7%, instead) and within 150 steps at lr 1e-4; the loss stays at
-log 10. A batchnorm before each ReLU removes the shared term, and the same
-network with it (the paper's CWA + BN) keeps about half its units active and
-learns. On MNIST (2 x 2000) the default network keeps its units and learns,
-slowly (lesson 20). We leave the CIFAR-10 case open: the paper's much lower
-rate (1e-5) and long schedule may be what kept its deeper layers alive.
+... and why their conductances start spread (init_std = 0.75)
+--------------------------------------------------------------
+With e_r = 0, networks of three or more CWA layers (the paper's CIFAR-10 FCN,
+its CNNs) still failed: within 10-25 Adam steps a whole layer switched off,
+every unit at z <= 0 for every input, and never came back (no gradient). The
+cause is the paper's Glorot initialisation, std(g) = sqrt(2 / (D + M)) (0.03 at
+width 2000): every conductance starts within a few percent of 1, so every unit
+of a deeper layer computes nearly the same thing. Its numerator is (activity of
+the layer below's excitatory half - that of its inhibitory half), shared by all
+units, plus a per-unit part smaller by a factor ~std(g). Measured at
+initialisation (``scripts/cwa_init_diagnostic.py``; "shared" is the variance of
+a layer's mean z over inputs divided by the variance of z: 1 when all units
+move together): MNIST 3 x 2000, layer 2 shared 0.999, layer 3 0.95; CIFAR-10
+2000-1000-500, layers 1-3 shared 0.88, 0.998, 0.77. Such a layer is on or off
+as a whole for each input, and training moves the shared term for all units at
+once: the gradient reaching unit j of the layer below is e_j times a sum over
+the layer's units, so all excitatory units are pushed one way and all
+inhibitory ones the other, and Adam steps every g by ~lr whatever the
+gradient's size, a large step next to the first layer's tiny outputs (z ~ 2e-3
+on MNIST, 8e-4 on CIFAR-10, where each pixel's inhibitory and excitatory copies
+cancel up to the spread of their conductances). Glorot's width scaling keeps
+the variance of an affine sum constant; in CWA the scale of G cancels between
+numerator and denominator, and only the relative spread of the conductances,
+std(g), decides how different the units are: it should not shrink with width.
+
+``init_std=0.75`` (the default of ``cwa_mlp`` and ``cwa_cnn``; conductances
+G = (1 + g)_+ with mean 1 and sd 0.75, 9% starting closed, and staying closed:
+h has slope 0 there) makes the units of a layer differ: shared fractions
+0.0007, 0.61, 0.55 (MNIST 3 x 2000) and 0.004, 0.48, 0.53 (CIFAR-10), first-
+layer outputs 15-25x larger. Measured over training (``scripts/cwa_deep_probe.py``,
+Adam lr 1e-3, betas 0.9 / 0.99, batch 64, a few thousand images;
+docs/cwa-deep-nets.md has every run), Glorot against std 0.75 in every layer:
+MNIST 3 x 500 (3 seeds, 100 steps): Glorot kills layers 2 and 3 in 2 seeds
+(loss stays 2.30), 0.75 keeps every layer alive in all 3 (2.22 -> 1.58, 1.74,
+1.61); MNIST 4 x 256 (2 seeds, 200 steps): Glorot's layer 4 dead at step 25 in
+seed 0; 0.75 alive, 2.25 -> 1.60 and 2.24 -> 1.62; MNIST CNN 32-64-128-256
+(``cwa_cnn``, 2 seeds, 100 steps): Glorot's fourth layer dead at step 20 in
+seed 0; 0.75 alive, 2.26 -> 1.66 and 2.27 -> 1.80; CIFAR-10 CNN (32 to 512,
+100 steps): Glorot's layers 4-5 dead by step 20, 0.75 alive (2.30 -> 2.15); CIFAR-10 500-250-125
+(3 seeds, 150 steps): Glorot's layers 2-3 dead by step 10-50 (also at lr
+1e-4); 0.75 alive in all 3 (2.30 -> 2.14, 2.28 -> 2.09, 2.30 -> 2.13);
+CIFAR-10 2000-1000-500 (100 steps): Glorot's layer 3 dead at step 10; 0.75
+alive (2.30 -> 2.16), but its second layer ends with under 1% of (unit, image)
+pairs active. std 0.5 was our first choice and lost one CIFAR-10 seed of three
+(layer 3 dead at step 25); 1.0 kept them but nearly lost the big network's
+second layer. The spread must be in the first layer too (on CIFAR-10, 0.5 in
+layers 2-3 only still died). A lower rate also keeps Glorot networks alive,
+as the paper's lr 1e-5 may have done, but learns far more slowly (MNIST
+4 x 256 at 1e-4: loss 2.22 -> 1.91 in 1,000 steps). Alive is not learning
+well: these networks still learn much more slowly than affine ones.
+``init_std=None`` restores the paper's Glorot initialisation and the failure.
+The lateral variant (kind="lateral") keeps its own initialisation (not measured).
 """
 import numpy as np
 
@@ -95,6 +131,7 @@ MNIST_CNN = (32, 64, 128, 256)
 CIFAR10_CNN = (32, 64, 128, 256, 512)
 KINDS = ("cwa", "absnorm", "lateral", "affine")
 DEEP_REST_POTENTIAL = 0.0     # e_r of the CWA layers after the first (see "Deep CWA networks")
+CWA_INIT_STD = 0.75           # std of every CWA layer's initial g (see "... and why their conductances start spread")
 LATERAL_CONDUCTANCE = 1e-4    # initial interneuron -> principal conductances of LateralCWA (see there)
 
 
@@ -105,7 +142,7 @@ def _check_kind(builder, kind):
 
 def cwa_mlp(in_features, hidden=MNIST_FCN, n_classes=10, kind="cwa", batchnorm=False, rest_potential=-0.4,
             rng=None, dtype=None, feedback="bp", deep_rest_potential=DEEP_REST_POTENTIAL, n_lateral=None,
-            lateral_steps=3):
+            lateral_steps=3, init_std=CWA_INIT_STD):
     """Fully connected CWA network (or its affine baseline) of section 4.2.
 
     Args:
@@ -119,6 +156,9 @@ def cwa_mlp(in_features, hidden=MNIST_FCN, n_classes=10, kind="cwa", batchnorm=F
         deep_rest_potential: e_r of every later CWA layer (default 0.0, see "Deep CWA networks" above);
             None gives them ``rest_potential`` too, the paper's literal setting, whose second layer is
             silent at initialisation.
+        init_std: std of the initial g of every CWA layer (kind="cwa"; default 0.75, see "... and why
+            their conductances start spread" above); None gives the paper's Glorot std, sqrt(2 / (D + M)),
+            with which networks of three or more CWA layers switch whole layers off within tens of steps.
         rng: numpy Generator or int seed; dtype: parameter dtype.
         feedback: "bp" or "fa" for every hidden layer (CWA: fixed non-negative B; Linear: Gaussian B;
             "absnorm" and "lateral" support "bp" only).
@@ -138,7 +178,7 @@ def cwa_mlp(in_features, hidden=MNIST_FCN, n_classes=10, kind="cwa", batchnorm=F
     for i, h in enumerate(hidden):
         e_r = rest_potential if i == 0 else deep       # the pixels' layer, then the deeper ones
         if kind == "cwa":
-            layers.append(CWA(d, h, rng=rng, dtype=dtype, rest_potential=e_r, feedback=feedback))
+            layers.append(CWA(d, h, rng=rng, dtype=dtype, rest_potential=e_r, feedback=feedback, init_std=init_std))
         elif kind == "lateral":
             layers.append(LateralCWA(d, h, n_lateral=n_lateral, steps=lateral_steps, rng=rng, dtype=dtype,
                                      rest_potential=e_r, lateral_conductance=LATERAL_CONDUCTANCE))
@@ -156,7 +196,7 @@ def cwa_mlp(in_features, hidden=MNIST_FCN, n_classes=10, kind="cwa", batchnorm=F
 
 
 def cwa_cnn(in_channels, image_size, channels=MNIST_CNN, n_classes=10, kind="cwa", kernel_size=5,
-            batchnorm=False, rng=None, dtype=None, feedback="bp"):
+            batchnorm=False, rng=None, dtype=None, feedback="bp", init_std=CWA_INIT_STD):
     """Convolutional CWA network (or its affine baseline) of section 4.2: stride-2 convolutions, no pooling.
 
     Args:
@@ -168,6 +208,8 @@ def cwa_cnn(in_channels, image_size, channels=MNIST_CNN, n_classes=10, kind="cwa
         kernel_size: k (paper: 5); padding k // 2, stride 2.
         batchnorm: BatchNorm2d before every ReLU.
         rng, dtype, feedback: as ``cwa_mlp``.
+        init_std: std of the initial g of every ConvCWA (default 0.75, as ``cwa_mlp``); None gives the
+            paper's Glorot std, sqrt(2 / ((C + F) k^2)), with which a layer can switch off within 20 steps.
     Returns:
         Sequential: x (N, in_channels, image_size, image_size) -> scores (N, n_classes).
     """
@@ -177,7 +219,8 @@ def cwa_cnn(in_channels, image_size, channels=MNIST_CNN, n_classes=10, kind="cwa
     layers, c, size, k = [], int(in_channels), int(image_size), int(kernel_size)
     for c_out in channels:
         if kind == "cwa":
-            layers.append(ConvCWA(c, c_out, k, stride=2, padding=k // 2, rng=rng, dtype=dtype, feedback=feedback))
+            layers.append(ConvCWA(c, c_out, k, stride=2, padding=k // 2, rng=rng, dtype=dtype, feedback=feedback,
+                                  init_std=init_std))
         else:
             layers.append(Conv2d(c, c_out, k, stride=2, padding=k // 2, rng=rng, dtype=dtype, feedback=feedback,
                                  weight_scale=np.sqrt(2.0 / ((c + c_out) * k * k))))   # Glorot
