@@ -110,7 +110,10 @@ as the paper's lr 1e-5 may have done, but learns far more slowly (MNIST
 4 x 256 at 1e-4: loss 2.22 -> 1.91 in 1,000 steps). Alive is not learning
 well: these networks still learn much more slowly than affine ones.
 ``init_std=None`` restores the paper's Glorot initialisation and the failure.
-The lateral variant (kind="lateral") keeps its own initialisation (not measured).
+The lateral variant (kind="lateral") gets the same spread for its feed-forward g and its
+principal -> interneuron g_in (its interneuron -> principal conductances start at
+LATERAL_CONDUCTANCE, spread by the same factor): with Glorot conductances its third layer
+fell silent in lesson 20 (CIFAR-10, 500-250-125), as plain CWA's did.
 """
 import numpy as np
 
@@ -156,7 +159,7 @@ def cwa_mlp(in_features, hidden=MNIST_FCN, n_classes=10, kind="cwa", batchnorm=F
         deep_rest_potential: e_r of every later CWA layer (default 0.0, see "Deep CWA networks" above);
             None gives them ``rest_potential`` too, the paper's literal setting, whose second layer is
             silent at initialisation.
-        init_std: std of the initial g of every CWA layer (kind="cwa"; default 0.75, see "... and why
+        init_std: std of the initial g of every CWA layer (kind="cwa" or "lateral"; default 0.75, see "... and why
             their conductances start spread" above); None gives the paper's Glorot std, sqrt(2 / (D + M)),
             with which networks of three or more CWA layers switch whole layers off within tens of steps.
         rng: numpy Generator or int seed; dtype: parameter dtype.
@@ -181,7 +184,8 @@ def cwa_mlp(in_features, hidden=MNIST_FCN, n_classes=10, kind="cwa", batchnorm=F
             layers.append(CWA(d, h, rng=rng, dtype=dtype, rest_potential=e_r, feedback=feedback, init_std=init_std))
         elif kind == "lateral":
             layers.append(LateralCWA(d, h, n_lateral=n_lateral, steps=lateral_steps, rng=rng, dtype=dtype,
-                                     rest_potential=e_r, lateral_conductance=LATERAL_CONDUCTANCE))
+                                     rest_potential=e_r, lateral_conductance=LATERAL_CONDUCTANCE,
+                                     init_std=init_std))
         elif kind == "absnorm":
             layers.append(AbsNorm(d, h, rng=rng, dtype=dtype))
         else:
