@@ -231,18 +231,41 @@ def _train_and_watch(net, x, y, steps, lr=1e-3, batch=64, seed=0):
     return np.mean(losses[:10]), np.mean(losses[-10:]), alive
 
 
+def _shared_fraction(net, x):
+    """Per hidden layer at x: variance over examples of the mean of z over the layer's units, divided by
+    the variance of z (1: every unit computes the same thing; ~1/M: independent units)."""
+    h, out = x, []
+    for m in net:
+        z, h = h, m.forward(h)
+        if type(m).__name__ == "ReLU":
+            zz = to_numpy(z).astype(np.float64)
+            out.append(float(zz.mean(axis=1).var() / zz.var()))
+    return out
+
+
+def test_glorot_conductances_make_a_deeper_layers_units_compute_the_same_thing():
+    """The cause of deep CWA layers switching off as a whole (docs/cwa-deep-nets.md): with the paper's
+    Glorot init (std(g) ~ 0.04, every conductance near 1) nearly all of a deeper layer's variation is
+    shared by all its units (measured 0.997 and 0.85 in layers 2 and 3 of a 3 x 500 net, seeds 0-2);
+    with the default spread (init_std=0.75) about half of it (0.47-0.68)."""
+    x, _ = _mnist_cwa_inputs(256)
+    for seed in (0, 1):
+        glorot = _shared_fraction(cwa_mlp(x.shape[1], (500, 500, 500), rng=seed, init_std=None), x)
+        spread = _shared_fraction(cwa_mlp(x.shape[1], (500, 500, 500), rng=seed), x)
+        assert glorot[1] > 0.95 and glorot[2] > 0.8, glorot
+        assert spread[1] < 0.75 and spread[2] < 0.75 and spread[0] < 0.05, spread
+
+
 def test_three_cwa_layers_keep_every_layer_alive_and_learn():
-    """The default spread of the initial conductances (init_std=0.75) keeps every layer of a 3 x 500
-    CWA network alive while its loss falls (60 Adam steps at lr 1e-3, MNIST sample; measured 2.22 ->
-    1.85, every unit of every layer active for some input); with the paper's Glorot init (std(g)
-    ~ 0.04, every conductance near 1) the units of a deeper layer compute nearly the same thing,
-    and training switches layers 2 and 3 off as a whole: no unit active for any input, no
-    gradient, the loss stays at log 10 (docs/cwa-deep-nets.md)."""
+    """With the default spread of the initial conductances (init_std=0.75) every layer of a 3 x 500
+    CWA network stays alive while its loss falls (60 Adam steps at lr 1e-3, MNIST sample; measured
+    2.22 -> 1.85, every layer with units active for some input). With the paper's Glorot init the
+    same training switched layers 2 and 3 off in 2 of 3 seeds (docs/cwa-deep-nets.md); whether it
+    does in a given run depends on the seed and on the order of floating-point sums (BLAS threads),
+    so that half is shown by the lesson and the write-up, and its cause tested above."""
     x, y = _mnist_cwa_inputs(1024)
     first, last, alive = _train_and_watch(cwa_mlp(x.shape[1], (500, 500, 500), rng=0), x, y, 60)
     assert min(alive) > 0.5 and first - last > 0.2, (first, last, alive)
-    first, last, alive = _train_and_watch(cwa_mlp(x.shape[1], (500, 500, 500), rng=0, init_std=None), x, y, 60)
-    assert alive[0] > 0.5 and alive[1:] == [0.0, 0.0] and first - last < 0.05, (first, last, alive)
 
 
 def test_cwa_cnn_passes_init_std_to_every_conv_cwa():
