@@ -56,6 +56,28 @@ What to change (exercises; expected results are reasoned from the runs below, no
     - In ``LR``, set "DANN nc" to the corrected DANN's rate (0.1107 on MNIST):
       expect it to diverge (NaN loss, the run stops with an error) or stall.
 
+Measured (--full on Fashion-MNIST: the paper's protocol, table 3's three networks)
+    ``--full --tag full --data fashion_mnist --models MLP,DANN,ColumnEi --seeds 6``,
+    run of 2026-12-02: all of Fashion-MNIST (50,000 trained on, 10,000 held out
+    for validation, the 10,000 test images), 50 epochs, batch 32, plain SGD at
+    the paper's learning rates, seeds 0-5; 127 minutes on one thread of the
+    shared 2-core machine (per run: MLP ~5, DANN ~8, ColumnEi ~7.5 minutes).
+    Test error (mean +- sd over 6 seeds), at the epoch of best validation
+    accuracy [after the last epoch, the paper's protocol]; paper in brackets:
+        MLP       10.67 +- 0.21%  [11.72 +- 1.72]   (paper 10.63)
+        DANN      10.96 +- 0.23%  [11.65 +- 0.54]   (paper 10.96)
+        ColumnEi  14.77 +- 0.33%  [16.10 +- 1.37]   (paper 14.99)
+    Training error after 50 epochs: MLP 1.65 +- 0.14%, DANN 3.09 +- 0.15%,
+    ColumnEi 12.63 +- 0.13% (paper 1.79, 3.83, 12.37).
+    The paper's claims hold at its setting: the DANN is within 0.3 points of
+    the MLP (11.fashion_mnist.dann-vs-mlp holds) and ColumnEi is 4.1 +- 0.5
+    points worse than the MLP (paper 4.4; 11.fashion_mnist.columnei-gap holds);
+    our means are within 0.25 points of the paper's. After the last epoch (the
+    paper's protocol) single seeds land up to 4 points higher (an epoch of SGD
+    at these rates moves test error a lot); choosing the epoch on validation
+    removes most of that spread. MNIST at --full was not run: only the
+    5,000-digit subset is installed here, not the paper's 60,000 digits.
+
 Measured (default run, seed 0; MNIST: the 5,000-digit subset installed from
 /work/shared/datasets, 4,500 trained on, 500 validation, 10,000 test; Fashion-MNIST:
 18,000 trained on, 2,000 validation, 10,000 test; 10 / 5 epochs)
@@ -63,19 +85,21 @@ Measured (default run, seed 0; MNIST: the 5,000-digit subset installed from
     the paper's protocol, in brackets):
     MNIST: MLP 6.46% (5.11), DANN 5.57% (5.57), DANN 1i 6.02% (6.25),
     DANN nc 13.86% (27.25), ColumnEi 12.33% (12.33).
-    Fashion-MNIST: MLP 16.39% (16.56), DANN 15.94% (21.59), DANN 1i 15.51%
-    (18.41), DANN nc 33.45% (33.45), ColumnEi 33.79% (36.72).
+    Fashion-MNIST: MLP 16.07% (15.56), DANN 15.02% (16.63), DANN 1i 15.43%
+    (16.47), DANN nc 28.41% (28.41), ColumnEi 62.11% (71.86).
     Which part of the paper's claim holds at this budget: DANN (and DANN 1i)
-    learn as well as the MLP on both data sets (claims 11.mnist.dann-vs-mlp,
-    11.fashion_mnist.dann-vs-mlp hold: DANN 0.9 / 0.5 points *below* the MLP),
-    and the uncorrected DANN and ColumnEi are far worse. The sizes of those
-    gaps do not hold, as expected of the short budget: ColumnEi - MLP 5.9
-    points on MNIST (paper 1.6) and 17.4 on Fashion-MNIST (paper 4.4), DANN nc
-    - DANN 8.3 points on MNIST (paper 0.84) (claims *-gap do not hold), and on
-    MNIST the uncorrected DANN comes out worse than ColumnEi (paper: the
-    reverse; claim 11.mnist.ordering partly). ``--full`` (the paper's
-    protocol) was not run here.
-    (Run of 2026-12-02, 7.3 minutes, measured while the machine was shared;
+    learn as well as the MLP (11.mnist.dann-vs-mlp holds: 0.9 points *below*
+    the MLP; 11.fashion_mnist.dann-vs-mlp partly: 1.05 points below, the rule
+    asks within 1), and the uncorrected DANN and ColumnEi are far worse. The
+    sizes of those gaps do not hold, as expected of the short budget:
+    ColumnEi - MLP 5.9 points on MNIST (paper 1.6) and 46 on Fashion-MNIST
+    (paper 4.4: this seed's ColumnEi run jumped back up to a loss of 2.1 in
+    its third epoch and had not recovered by the fifth; an earlier default run
+    on another 20,000-image draw gave 33.8%), DANN nc - DANN 8.3 points on
+    MNIST (paper 0.84) (claims *-gap do not hold), and on MNIST the
+    uncorrected DANN comes out worse than ColumnEi (paper: the reverse; claim
+    11.mnist.ordering partly). The --full run above is the one to trust.
+    (Run of 2026-12-02, 4.4 minutes, the machine shared with other runs;
     numbers move a little when a code change reorders floating-point sums.)
 
 Run (one thread on a shared 2-core CPU; a step of the DANN costs ~1.3x the MLP's)
@@ -95,7 +119,7 @@ Budget: that is ~1,560 steps (MNIST 1,410) at learning rates the paper tuned for
 50 epochs on all data (~78,000 steps). The fast learners (MLP, DANN, DANN 1i)
 get close to their final errors; the slow ones (DANN nc at its 28x smaller
 rate, ColumnEi) are far from converged, so the default *inflates* the gaps of
-the uncorrected DANN and of ColumnEi to the MLP (measured: 4-10x the paper's;
+the uncorrected DANN and of ColumnEi to the MLP (measured: 4-11x the paper's;
 an earlier estimate put it at ~15x). The ordering is meaningful, the size of those gaps is not; the claims
 record this in their conditions (``differs``) and the printed table says so.
 ``--full`` is the paper's protocol: 50 epochs, 6 seeds (mean +- sd), 10,000
@@ -137,7 +161,7 @@ SETTINGS = {
 BUDGET_NOTE = ("the default trains ~1,560 steps (Fashion-MNIST: 18,000 images x 5 epochs / batch 32; MNIST: "
                "4,500 x 10 / 32 = 1,410) at learning rates the paper tuned for 50 epochs on all data; the slow "
                "learners (DANN nc at its small rate, ColumnEi) are far from converged, so their gaps to the MLP "
-               "come out many times the paper's (4-10x in the default run of 2026-12-02); --full is the paper's "
+               "come out many times the paper's (4-11x in the default run of 2026-12-02); --full is the paper's "
                "protocol")
 MODELS = ["MLP", "DANN", "DANN 1i", "DANN nc", "ColumnEi"]
 DATASETS = ("mnist", "fashion_mnist")
