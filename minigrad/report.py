@@ -254,6 +254,11 @@ def _title(lesson):
     return lesson["name"] if not lesson["tag"] else f"{lesson['name'].partition('-')[0]}, run tagged '{lesson['tag']}'"
 
 
+def _row_id(lesson, claim):
+    """A claim row's HTML id: the claim id, with ``--TAG`` for a tagged run (ids stay unique)."""
+    return claim["id"] + (f"--{lesson['tag']}" if lesson["tag"] else "")
+
+
 def _lesson_ref(lesson):
     """How a claim row names its lesson: 'lesson 11' or 'lesson 11, run full'."""
     return f"lesson {lesson['number']}" + (f", run {lesson['tag']}" if lesson["tag"] else "")
@@ -333,7 +338,8 @@ def write_html(path, lessons, generated):
            f'<p class="meta">Built {e(generated)} from each lesson\'s metrics.json. A verdict is computed '
            "from the rule stated with the claim; each row says under which run mode (smoke: a seconds-long "
            "check, default: minutes, full: the paper's setting) its number was measured.</p>",
-           '<table class="summary"><tr><th colspan="4">claims</th><th colspan="5">lessons</th></tr><tr>'
+           '<table class="summary"><tr><th colspan="4">claims</th>'
+           '<th colspan="5">runs of lessons (a lesson and each of its tagged runs count once)</th></tr><tr>'
            + "".join(f"<th>{_badge(v, VERDICT_COLOURS[v])}</th>" for v in ledger.VERDICTS)
            + "<th>ran</th><th>failed</th><th>not run</th><th>ran, no claims recorded</th><th>claims malformed</th>"
            + "</tr><tr>"
@@ -359,7 +365,7 @@ def write_html(path, lessons, generated):
                 smoke = ('<span class="rule"><i>smoke run: checks that the code runs, not evidence</i></span>'
                          if c["conditions"].get("mode") == "smoke" else "")
                 out.append(
-                    f'<tr id="{e(c["id"])}"><td><b>{e(c["where"])}</b> '
+                    f'<tr id="{e(_row_id(lesson, c))}"><td><b>{e(c["where"])}</b> '
                     f'<span class="meta">({e(c["id"])}, {e(_lesson_ref(lesson))})</span><br>'
                     f'{e(c["statement"])}{note}</td>'
                     f'<td class="num">{paper}<br><span class="meta">{e(c["unit"])}</span></td>'

@@ -271,6 +271,7 @@ def test_a_tagged_full_run_is_shown_beside_the_default_one(outputs):
     page = (out / "report" / "index.html").read_text()
     md = (out / "report" / "index.md").read_text()
     assert "(11.fashion, lesson 11, run full)" in page and "(11.fashion, lesson 11, run full)" in md
+    assert page.count('<tr id="11.fashion">') == 1 and page.count('<tr id="11.fashion--full">') == 1
     assert '<h3 id="lesson-11-full">11_dann_mlp, run tagged &#x27;full&#x27;' in page
     assert page.index('id="lesson-11"') < page.index('id="lesson-11-full"') < page.index('id="lesson-12"')
     assert "By run mode: smoke: 1 holds, 1 partly, 1 does not hold, 1 not run; full: 1 holds." in page
