@@ -106,8 +106,8 @@ Run (one thread on a shared 2-core CPU; a step of the DANN costs ~1.3x the MLP's
     python lessons/11_dann_mlp.py          # default: reduced (see SETTINGS), one seed, ~5 minutes
     python lessons/11_dann_mlp.py --smoke  # seconds; embedded MNIST sample / synthetic data
     python lessons/11_dann_mlp.py --full   # the paper's protocol: 50 epochs, 6 seeds, all data (many hours)
-    python lessons/11_dann_mlp.py --full --tag full --data fashion_mnist --models MLP,DANN,ColumnEi --seeds 1
-                                           # one piece of it: the three networks table 3 reports, one seed
+    python lessons/11_dann_mlp.py --full --tag full --data fashion_mnist --models MLP,DANN,ColumnEi --seeds 6
+                                           # one piece of it: table 3's three networks (the run quoted above)
 ``--data``, ``--models`` and ``--seeds N`` (seeds --seed .. --seed+N-1) pick part of the protocol,
 so that a long ``--full`` run can be made a piece at a time; each data set draws its examples
 and split from its own generator, the same whichever others run.
