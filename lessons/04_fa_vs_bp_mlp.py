@@ -81,8 +81,9 @@ Outputs in outputs/04_fa_vs_bp_mlp/: accuracy.png, alignment.png, metrics.json.
 import numpy as np
 
 from minigrad import ledger, optim, provenance
-from minigrad.experiment import (checkpoint_path, cifar10_subset, epoch_ticks, figure, layer_names, output_dir,
-                                 paper_line, parse_args, print_table, save_figure, save_metrics, test_on_best)
+from minigrad.experiment import (checkpoint_path, cifar10_subset, epoch_ticks, figure, layer_names, mean_sd,
+                                 output_dir, paper_line, parse_args, print_table, save_figure, save_metrics,
+                                 test_on_best)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.models import mlp
 from minigrad.trainer import Trainer
@@ -107,12 +108,6 @@ def pct(x):
 def per_seed(results, feedback, key):
     """[that accuracy in % for each seed] of one rule."""
     return [pct(r[key]) for r in results[feedback].values()]
-
-
-def mean_sd(values):
-    """'m' or 'm +- sd' (sample sd) of per-seed numbers, for the printed table."""
-    v = np.asarray(values, dtype=float)
-    return f"{v.mean():.2f}" if len(v) == 1 else f"{v.mean():.2f} +- {v.std(ddof=1):.2f}"
 
 
 def claims_of(results, cfg, data_info):

@@ -107,7 +107,7 @@ import numpy as np
 
 from minigrad import ledger, optim, provenance
 from minigrad.data.paths import data_dir
-from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args,
+from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, mean_sd, output_dir, parse_args,
                                  plot_accuracy, print_table, save_figure, save_metrics, test_on_best)
 from minigrad.feedback import AlignmentMonitor
 from minigrad.models import mlp
@@ -324,13 +324,10 @@ def main():
         note="CIFAR-10 not installed: python data_scripts/cifar10.py" if synthetic else "")], clock=clock)
     save_metrics(out, {"settings": cfg, "small_init_std": SMALL_STD, "runs": runs, "lr_sweep": sweep,
                        "paper": PAPER, "provenance": prov, "claims": ledger.to_json(claims, prov)})
-    def mean_sd(values):
-        s = ledger.summarize([np.nan if v is None else v for v in values])
-        return f"{s['mean']:.1f} +- {s['std']:.1f}" if s["std"] is not None else f"{s['mean']:.1f}"
     print_table(["network (He init, lr 1e-2)", "epochs", "final train acc %", "best val acc %",
                  "test acc % (that epoch)", "paper (Fig. 2)"],
-                [[f"{n} ({len(seeds)} seeds)", max(r["epochs_run"]), mean_sd(r["final_train_acc"]),
-                  mean_sd(r["best_val_acc"]), mean_sd(r["test_acc"]), PAPER.get(n, "")] for n, r in runs.items()])
+                [[f"{n} ({len(seeds)} seeds)", max(r["epochs_run"]), mean_sd(r["final_train_acc"], 1),
+                  mean_sd(r["best_val_acc"], 1), mean_sd(r["test_acc"], 1), PAPER.get(n, "")] for n, r in runs.items()])
     print_table(["network, best val acc % per seed"] + [f"seed {s}" for s in seeds],
                 [[n] + r["best_val_acc"] for n, r in runs.items()])
     print_table(["part 2 run", "epochs run", "best val acc %", "largest train loss", "diverged"],

@@ -117,7 +117,7 @@ import numpy as np
 
 from minigrad import ledger, optim, provenance
 from minigrad.data import load_cifar10
-from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, output_dir, parse_args,
+from minigrad.experiment import (checkpoint_path, cifar10_subset, figure, mean_sd, output_dir, parse_args,
                                  print_table, save_figure, save_metrics, test_on_best)
 from minigrad.models import mlp
 from minigrad.trainer import Trainer
@@ -374,13 +374,12 @@ def main():
     save_metrics(out, {"settings": cfg, "paper": PAPER, "part1": part1, "grid": grid, "provenance": prov,
                        "claims": ledger.to_json(claims, prov)})
 
-    def mean_sd(fractions):
-        v = ledger.summarize([100 * x for x in fractions])
-        return f"{v['mean']:.1f}" + (f" +- {v['std']:.1f}" if v["std"] is not None else "")
+    def pct_mean_sd(fractions):             # per-seed fractions -> 'm +- sd' in %
+        return mean_sd([100 * x for x in fractions], 1)
 
     print_table([f"batchnorm ({len(seeds)} seeds)", "final train acc %", "best val acc %", "test acc % (that epoch)",
                  "paper train %", "paper val %"],
-                [[n, mean_sd(r["final_train_acc"]), mean_sd(r["best_val_acc"]), mean_sd(r["test_acc"]),
+                [[n, pct_mean_sd(r["final_train_acc"]), pct_mean_sd(r["best_val_acc"]), pct_mean_sd(r["test_acc"]),
                   100 * PAPER["train_acc"], 100 * PAPER["val_acc"]] for n, r in part1.items()])
 
     def shown(stats, batch, mom):

@@ -138,8 +138,8 @@ from minigrad.backend import to_device
 from minigrad.dale import DANNCorrections, DaleProjection
 from minigrad.data import flatten, load_fashion_mnist, normalize, train_val_split
 from minigrad.data.paths import data_dir
-from minigrad.experiment import (checkpoint_path, figure, mnist_train_test, names_from, output_dir, parse_args,
-                                 print_table, save_figure, save_metrics, synthetic_images, test_on_best)
+from minigrad.experiment import (checkpoint_path, figure, mean_sd, mnist_train_test, names_from, output_dir,
+                                 parse_args, print_table, save_figure, save_metrics, synthetic_images, test_on_best)
 from minigrad.models import columnei_mlp, dann_mlp, mlp
 from minigrad.trainer import Trainer
 
@@ -221,12 +221,6 @@ def build(model_name, cfg, pixel_mean, seed):
         return model, [DaleProjection(model)]
     model = dann_mlp(784, h, 1 if model_name == "DANN 1i" else ni, rng=seed)
     return model, [DANNCorrections(model, enabled=model_name != "DANN nc"), DaleProjection(model)]
-
-
-def mean_sd(values):
-    """'m' or 'm +- sd' (sample sd) of per-seed numbers, for the printed table."""
-    v = np.asarray(values, dtype=float)
-    return f"{v.mean():.2f}" if len(v) == 1 else f"{v.mean():.2f} +- {v.std(ddof=1):.2f}"
 
 
 def main():

@@ -328,6 +328,14 @@ def layer_names(model):
     return names
 
 
+def mean_sd(values, digits=2):
+    """Per-seed numbers for a printed table: 'm' for one value, 'm +- sd' (sample sd) for several;
+    None (a run that produced no number) counts as NaN."""
+    v = np.asarray([np.nan if x is None else x for x in values], dtype=float)
+    m = f"{v.mean():.{digits}f}"
+    return m if len(v) == 1 else f"{m} +- {v.std(ddof=1):.{digits}f}"
+
+
 def print_table(headers, rows, file=None):
     """Print rows as an aligned plain-text table (also returns it as a string)."""
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]

@@ -454,3 +454,11 @@ def test_a_refused_run_prints_one_message_without_traceback(tmp_path):
                           env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(__file__))))
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: checkpoint c.npz holds an unfinished run: use --resume or --fresh"
+
+
+def test_mean_sd_formats_per_seed_numbers_for_tables():
+    """One seed: the value; several: mean +- sample sd; a run without a number (None) shows as nan."""
+    assert experiment.mean_sd([10.672]) == "10.67"
+    assert experiment.mean_sd([1.0, 2.0, 3.0]) == "2.00 +- 1.00"
+    assert experiment.mean_sd([33.2, 35.8], 1) == "34.5 +- 1.8"
+    assert experiment.mean_sd([1.0, None]) == "nan +- nan"
