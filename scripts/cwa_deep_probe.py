@@ -12,8 +12,9 @@ it or anything below it. Ends with the validation accuracy.
     ... --first-spread glorot --init-spread glorot   (the paper's Glorot g: conductances near 1)
     ... --deep-e-r none                              (the paper's e_r = -0.4 in every layer)
     ... --arch cnn --hidden 32 64 128 256            (cwa_cnn)
+    ... --arch resnet --dataset cifar10 --hidden 16 32 64 128   (cwa_resnet18 at a quarter of its widths)
 
-Without the spread options the builders' default initialisation is used (init_std = 0.5 since
+Without the spread options the builders' default initialisation is used (init_std = 0.75 since
 the change this probe motivated; Glorot before it). Prints one JSON line per record and a
 summary line; ``--out FILE`` appends the summary.
 """
@@ -27,7 +28,7 @@ from minigrad import nn, optim
 from minigrad.backend import to_device, to_float, to_numpy
 from minigrad.data import cwa_scale_clip, double_inputs, load_cifar10
 from minigrad.experiment import mnist_or_sample
-from minigrad.models import cwa_cnn, cwa_mlp
+from minigrad.models import CWABasicBlock, cwa_cnn, cwa_mlp, cwa_resnet18
 from minigrad.nn.losses import softmax_cross_entropy
 
 
@@ -51,11 +52,11 @@ def alive(h):
 
 
 def hidden(model, x):
-    """Activities after every ReLU, for x."""
+    """Activities after every ReLU (and every residual block), for x."""
     acts, h = [], x
     for layer in model.layers:
         h = layer.forward(h)
-        if isinstance(layer, nn.ReLU):
+        if isinstance(layer, (nn.ReLU, CWABasicBlock)):
             acts.append(h)
     return acts
 
@@ -63,9 +64,9 @@ def hidden(model, x):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dataset", default="mnist", choices=("mnist", "cifar10"))
-    p.add_argument("--arch", default="mlp", choices=("mlp", "cnn"))
+    p.add_argument("--arch", default="mlp", choices=("mlp", "cnn", "resnet"))
     p.add_argument("--hidden", type=int, nargs="+", default=[500, 500, 500],
-                   help="hidden sizes (mlp) or channels (cnn)")
+                   help="hidden sizes (mlp), channels (cnn) or the four stage widths (resnet)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch", type=int, default=64)
@@ -83,18 +84,25 @@ def main():
     p.add_argument("--readout-scale", type=float, default=None,
                    help="multiply the readout's initial W by this (0: a zero readout)")
     p.add_argument("--kind", default="cwa")
+    p.add_argument("--shortcut", default="conv", choices=("conv", "pad"), help="resnet: the shortcut of a block "
+                   "that changes shape (ConvCWA 1x1, or subsample + zero channels)")
+    p.add_argument("--batchnorm", action="store_true", help="batchnorm before every hidden ReLU (mlp, cnn)")
     p.add_argument("--tag", default="")
     p.add_argument("--out", default=None)
     a = p.parse_args()
 
     rng = np.random.default_rng(a.seed)
-    xtr, ytr, xva, yva = load(a.dataset, a.n_train, a.n_val, rng, images=a.arch == "cnn")
+    xtr, ytr, xva, yva = load(a.dataset, a.n_train, a.n_val, rng, images=a.arch != "mlp")
     deep = None if a.deep_e_r == "none" else float(a.deep_e_r)
     if a.arch == "mlp":
-        model = cwa_mlp(xtr.shape[1], tuple(a.hidden), kind=a.kind, rng=a.seed + 1, deep_rest_potential=deep)
+        model = cwa_mlp(xtr.shape[1], tuple(a.hidden), kind=a.kind, rng=a.seed + 1, deep_rest_potential=deep,
+                        batchnorm=a.batchnorm)
+    elif a.arch == "cnn":
+        model = cwa_cnn(xtr.shape[1], xtr.shape[2], tuple(a.hidden), kind=a.kind, rng=a.seed + 1,
+                        batchnorm=a.batchnorm)
     else:
-        model = cwa_cnn(xtr.shape[1], xtr.shape[2], tuple(a.hidden), kind=a.kind, rng=a.seed + 1)
-    cwa_layers = [m for m in model.layers if isinstance(m, (nn.CWA, nn.ConvCWA))]
+        model = cwa_resnet18(xtr.shape[1], 10, widths=tuple(a.hidden), rng=a.seed + 1, shortcut=a.shortcut)
+    cwa_layers = [m for _, m in model.named_layers() if isinstance(m, (nn.CWA, nn.ConvCWA))]
     init_rng = np.random.default_rng(a.seed + 2)
     for i, layer in enumerate(cwa_layers):     # redraw g with the asked-for std
         g = layer.params["g"]
@@ -146,10 +154,11 @@ def main():
     va = float(np.mean(np.argmax(to_numpy(model.forward(to_device(xva))), 1) == yva))
     summary = {"tag": a.tag, "dataset": a.dataset, "hidden": a.hidden, "lr": a.lr, "steps": a.steps,
                "deep_e_r": a.deep_e_r, "init_spread": a.init_spread, "n_inh_frac": a.n_inh_frac, "arch": a.arch,
+               "kind": a.kind, "batchnorm": a.batchnorm, "batch": a.batch, "shortcut": a.shortcut,
                "first_spread": a.first_spread,
                "readout_scale": a.readout_scale, "seed": a.seed,
                "loss_first": records[1]["loss"], "loss_last": records[-1]["loss"],
-               "min_alive": [min(r["alive"][i] for r in records) for i in range(len(a.hidden))],
+               "min_alive": [min(r["alive"][i] for r in records) for i in range(len(records[0]["alive"]))],
                "active_last": records[-1]["active"], "val_acc": round(va, 4), "seconds": round(time.time() - t0, 1)}
     print("SUMMARY", json.dumps(summary), flush=True)
     if a.out:

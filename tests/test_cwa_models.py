@@ -38,6 +38,25 @@ def test_basic_block_gradcheck_and_range(stride, c_in, c_out, rng):
     assert out.min() >= 0 and out.max() <= 1 and out.max() > 0.2     # the clipped sum keeps activities in [0, 1]
 
 
+@pytest.mark.parametrize("stride,c_in,c_out,size", [(2, 3, 5, 6), (2, 2, 4, 7), (1, 2, 3, 5)])
+def test_basic_block_pad_shortcut_gradcheck(stride, c_in, c_out, size, rng):
+    """He et al.'s option A shortcut: x subsampled by the stride, zero channels added, no parameters."""
+    block = CWABasicBlock(c_in, c_out, stride=stride, rng=1, shortcut="pad")
+    assert block.shortcut is None and set(block.params) == {"body.0.g", "body.2.g"}
+    x = rng.random((2, c_in, size, size))
+    errors = check_layer(block, x, rng=2)
+    assert max(errors.values()) < TOL, errors
+    for layer in (block.body[0], block.body[2]):              # a silent body: the block passes x on, subsampled
+        layer.params["g"] = to_device(np.full(layer.params["g"].shape, -2.0))
+    out = to_numpy(block.forward(to_device(x)))
+    np.testing.assert_allclose(out[:, :c_in], x[:, :, ::stride, ::stride])
+    assert not out[:, c_in:].any()
+    with pytest.raises(ValueError, match="CWABasicBlock: shortcut 'pad' needs channels >= in_channels"):
+        CWABasicBlock(4, 2, shortcut="pad")
+    with pytest.raises(ValueError, match="CWABasicBlock: shortcut must be"):
+        CWABasicBlock(2, 2, shortcut="avg")
+
+
 def test_basic_block_matches_torch(rng):
     """The block's forward and gradients against autograd of clip(z2 + ConvCWA_1x1(p), 0, 1)."""
     torch = pytest.importorskip("torch")
@@ -97,6 +116,27 @@ def test_resnet_smoke_forward_backward_and_a_step(rng):
     opt.step(net.params, grads)
     loss2, _ = softmax_cross_entropy(net.forward(X), y)
     assert float(to_numpy(loss2)) != float(to_numpy(loss))
+
+
+def test_resnet18_at_the_papers_size_trains_a_step_on_cifar_shaped_input(rng):
+    """The paper's ResNet-18 (64-128-256-512, ~11 M conductances) on two doubled 32 x 32 RGB images:
+    forward, backward and an Adam step; the spatial size halves in stages 2-4 (32 -> 16 -> 8 -> 4)."""
+    net = cwa_resnet18(in_channels=6, n_classes=10, rng=0)
+    X = to_device(rng.random((2, 6, 32, 32)), dtype=np.float32)
+    y = to_device(np.array([3, 7]))
+    h = X
+    sizes = []
+    for layer in net.layers:
+        h = layer.forward(h)
+        if isinstance(layer, CWABasicBlock):
+            sizes.append(h.shape[1:])
+    assert sizes == [(64, 32, 32)] * 2 + [(128, 16, 16)] * 2 + [(256, 8, 8)] * 2 + [(512, 4, 4)] * 2
+    loss, dscores = softmax_cross_entropy(net.forward(X), y)
+    assert net.backward(dscores).shape == X.shape
+    assert all(np.isfinite(to_numpy(g)).all() for g in net.grads.values())
+    Adam(lr=1e-3).step(net.params, net.grads)
+    loss2, _ = softmax_cross_entropy(net.forward(X), y)
+    assert float(to_numpy(loss2)) < float(to_numpy(loss))
 
 
 def test_fcn_builders_match_the_paper_sizes():

@@ -8,10 +8,10 @@
 """
 from .autoencoder import ActivitySparsity, AutoencoderLoss, sparse_autoencoder
 from .cwa_nets import CIFAR10_CNN, CIFAR10_FCN, MNIST_CNN, MNIST_FCN, cwa_cnn, cwa_mlp
-from .cwa_resnet import CWABasicBlock, cwa_resnet18
+from .cwa_resnet import RESNET18_WIDTHS, CWABasicBlock, cwa_resnet18
 from .feedforward import columnei_mlp, dann_mlp, mlp
 from .lateral_cnn import fcnn, lc_cnn, lcei_cnn
 
 __all__ = ["ActivitySparsity", "AutoencoderLoss", "sparse_autoencoder", "mlp", "dann_mlp", "columnei_mlp",
            "cwa_mlp", "cwa_cnn", "MNIST_FCN", "CIFAR10_FCN", "MNIST_CNN", "CIFAR10_CNN",
-           "CWABasicBlock", "cwa_resnet18", "lc_cnn", "fcnn", "lcei_cnn"]
+           "RESNET18_WIDTHS", "CWABasicBlock", "cwa_resnet18", "lc_cnn", "fcnn", "lcei_cnn"]

@@ -50,6 +50,9 @@ from ..nn.base import Layer, Sequential
 from ..nn.conv import GlobalAvgPool2d
 from ..nn.conv_cwa import ConvCWA
 from ..nn.linear import Linear
+from .cwa_nets import CWA_INIT_STD
+
+RESNET18_WIDTHS = (64, 128, 256, 512)   # section 4.3: "the four blocks internally used 64, 128, 256, and 512 channels"
 
 
 class CWABasicBlock(Layer):
@@ -58,7 +61,7 @@ class CWABasicBlock(Layer):
     Args:
         in_channels: C; channels: F; stride: of the first convolution and of the shortcut.
         rng: numpy Generator or int seed; dtype: parameter dtype; feedback: "bp" or "fa" for
-            every ConvCWA of the block.
+            every ConvCWA of the block; init_std: std of every ConvCWA's initial g (None: Glorot).
 
     Sub-layers (their parameters appear as ``body.0.g``, ``body.2.g``, ``shortcut.g``):
     ``body`` = Sequential(ConvCWA 3x3 stride s, ReLU, ConvCWA 3x3), ``shortcut`` = None
@@ -66,16 +69,23 @@ class CWABasicBlock(Layer):
     Shapes: x (N, C, H, W) activities in [0, 1] -> (N, F, Ho, Wo) in [0, 1].
     """
 
-    def __init__(self, in_channels, channels, stride=1, rng=None, dtype=None, feedback="bp"):
+    def __init__(self, in_channels, channels, stride=1, rng=None, dtype=None, feedback="bp", init_std=None,
+                 shortcut="conv"):
         super().__init__()
+        if shortcut not in ("conv", "pad"):
+            raise ValueError(f"CWABasicBlock: shortcut must be 'conv' or 'pad', got {shortcut!r}")
+        if shortcut == "pad" and channels < in_channels:
+            raise ValueError(f"CWABasicBlock: shortcut 'pad' needs channels >= in_channels, got {channels} < "
+                             f"{in_channels}")
         rng = make_rng(rng)
-        self.body = Sequential(
-            ConvCWA(in_channels, channels, 3, stride=stride, padding=1, rng=rng, dtype=dtype, feedback=feedback),
-            ReLU(),
-            ConvCWA(channels, channels, 3, padding=1, rng=rng, dtype=dtype, feedback=feedback))
+        self.stride, self.pad = int(stride), shortcut == "pad"
+        kw = dict(rng=rng, dtype=dtype, feedback=feedback, init_std=init_std)
+        self.body = Sequential(ConvCWA(in_channels, channels, 3, stride=stride, padding=1, **kw),
+                               ReLU(),
+                               ConvCWA(channels, channels, 3, padding=1, **kw))
         self.shortcut = None
-        if stride != 1 or in_channels != channels:
-            self.shortcut = ConvCWA(in_channels, channels, 1, stride=stride, rng=rng, dtype=dtype, feedback=feedback)
+        if (stride != 1 or in_channels != channels) and not self.pad:
+            self.shortcut = ConvCWA(in_channels, channels, 1, stride=stride, **kw)
 
     def _children(self):
         return [("body", self.body)] + ([("shortcut", self.shortcut)] if self.shortcut is not None else [])
@@ -113,23 +123,35 @@ class CWABasicBlock(Layer):
     def forward(self, x):
         """x: (N, C, H, W) activities -> (N, F, Ho, Wo) activities in [0, 1]."""
         z2 = self.body.forward(x)                                      # in [-1, 1]
-        sc = x if self.shortcut is None else self.shortcut.forward(x)   # in [0, 1] or [-1, 1]
+        if self.shortcut is not None:
+            sc = self.shortcut.forward(x)                              # ConvCWA 1x1: in [-1, 1]
+        elif self.pad:
+            sc = xp.zeros_like(z2)                                     # option A: x subsampled, zero channels
+            sc[:, :x.shape[1]] = x[:, :, ::self.stride, ::self.stride]  # added; in [0, 1]
+        else:
+            sc = x                                                     # identity: in [0, 1]
         v = z2 + sc                                                    # in [-1, 2]
         self.active = (v > 0) & (v < 1)
+        self.x_shape = x.shape
         return xp.clip(v, 0, 1)                                        # eq. 4, clipped to [0, 1]
 
     def backward(self, dout):
         """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); fills every sub-layer's grads."""
         dv = dout * self.active                                        # through the clip
         dx = self.body.backward(dv)
-        return dx + (dv if self.shortcut is None else self.shortcut.backward(dv))
+        if self.shortcut is not None:
+            return dx + self.shortcut.backward(dv)
+        if self.pad:                                                   # the subsampled positions, first C channels
+            dx[:, :, ::self.stride, ::self.stride] += dv[:, :self.x_shape[1]]
+            return dx
+        return dx + dv
 
     def __repr__(self):
         return f"CWABasicBlock(body={self.body!r}, shortcut={self.shortcut!r})"
 
 
-def cwa_resnet18(in_channels=6, n_classes=10, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2), rng=None,
-                 dtype=None, feedback="bp"):
+def cwa_resnet18(in_channels=6, n_classes=10, widths=RESNET18_WIDTHS, blocks=(2, 2, 2, 2), rng=None,
+                 dtype=None, feedback="bp", init_std=CWA_INIT_STD, shortcut="conv"):
     """ResNet-18 topology with CWA convolutions and no batchnorm (section 4.2; see the module docstring).
 
     Args:
@@ -139,6 +161,8 @@ def cwa_resnet18(in_channels=6, n_classes=10, widths=(64, 128, 256, 512), blocks
         blocks: basic blocks per stage; paper (2, 2, 2, 2).
         rng: numpy Generator or int seed; dtype: parameter dtype.
         feedback: "bp" or "fa" for every ConvCWA (the readout always uses backprop's W).
+        init_std: std of every ConvCWA's initial g, default 0.75 as ``cwa_cnn`` (``CWA_INIT_STD``,
+            ``docs/cwa-deep-nets.md``); None gives the paper's Glorot initialisation.
     Returns:
         Sequential(ConvCWA stem, ReLU, the blocks..., GlobalAvgPool2d, Linear): x (N, in_channels, H, W)
         activities in [0, 1] -> scores (N, n_classes).
@@ -146,12 +170,14 @@ def cwa_resnet18(in_channels=6, n_classes=10, widths=(64, 128, 256, 512), blocks
     if len(widths) != len(blocks):
         raise ValueError(f"cwa_resnet18: widths {widths} and blocks {blocks} must have the same length")
     rng = make_rng(rng)
-    layers = [ConvCWA(in_channels, widths[0], 3, padding=1, rng=rng, dtype=dtype, feedback=feedback), ReLU()]
+    kw = dict(rng=rng, dtype=dtype, feedback=feedback, init_std=init_std)
+    layers = [ConvCWA(in_channels, widths[0], 3, padding=1, **kw), ReLU()]
+    kw["shortcut"] = shortcut
     c_in = widths[0]
     for stage, (width, n) in enumerate(zip(widths, blocks)):
         for b in range(n):
             stride = 2 if stage > 0 and b == 0 else 1
-            layers.append(CWABasicBlock(c_in, width, stride=stride, rng=rng, dtype=dtype, feedback=feedback))
+            layers.append(CWABasicBlock(c_in, width, stride=stride, **kw))
             c_in = width
     layers += [GlobalAvgPool2d(), Linear(c_in, n_classes, rng=rng, weight_scale=np.sqrt(1.0 / c_in), dtype=dtype)]
     return Sequential(*layers)
