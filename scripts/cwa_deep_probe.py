@@ -84,7 +84,7 @@ def main():
     p.add_argument("--readout-scale", type=float, default=None,
                    help="multiply the readout's initial W by this (0: a zero readout)")
     p.add_argument("--kind", default="cwa")
-    p.add_argument("--shortcut", default="conv", choices=("conv", "pad"), help="resnet: the shortcut of a block "
+    p.add_argument("--shortcut", default="pad", choices=("conv", "pad"), help="resnet: the shortcut of a block "
                    "that changes shape (ConvCWA 1x1, or subsample + zero channels)")
     p.add_argument("--batchnorm", action="store_true", help="batchnorm before every hidden ReLU (mlp, cnn)")
     p.add_argument("--tag", default="")

@@ -24,13 +24,13 @@ def test_global_avg_pool(rng):
 
 @pytest.mark.parametrize("stride,c_in,c_out", [(1, 3, 3), (2, 3, 4), (1, 2, 5)])
 def test_basic_block_gradcheck_and_range(stride, c_in, c_out, rng):
-    block = CWABasicBlock(c_in, c_out, stride=stride, rng=1)
+    block = CWABasicBlock(c_in, c_out, stride=stride, rng=1, shortcut="conv")
     assert (block.shortcut is None) == (stride == 1 and c_in == c_out)
     keys = {"body.0.g", "body.2.g"} | ({"shortcut.g"} if block.shortcut is not None else set())
     assert set(block.params) == keys
     errors = check_layer(block, rng.random((2, c_in, 6, 6)), rng=2)
     assert set(errors) == keys | {"x"} and max(errors.values()) < TOL, errors
-    big = CWABasicBlock(c_in, c_out, stride=stride, rng=3)
+    big = CWABasicBlock(c_in, c_out, stride=stride, rng=3, shortcut="conv")
     for name, layer in big.named_layers():
         if isinstance(layer, ConvCWA):
             layer.params["g"] = to_device(3.0 * rng.standard_normal(layer.params["g"].shape), dtype=np.float32)
@@ -61,7 +61,7 @@ def test_basic_block_matches_torch(rng):
     """The block's forward and gradients against autograd of clip(z2 + ConvCWA_1x1(p), 0, 1)."""
     torch = pytest.importorskip("torch")
     F_ = torch.nn.functional
-    block = CWABasicBlock(4, 6, stride=2, rng=5, dtype=np.float64)
+    block = CWABasicBlock(4, 6, stride=2, rng=5, dtype=np.float64, shortcut="conv")
     x = rng.random((2, 4, 7, 7))
     out = block.forward(to_device(x))
     dout = rng.standard_normal(out.shape)
@@ -84,19 +84,21 @@ def test_basic_block_matches_torch(rng):
         np.testing.assert_allclose(to_numpy(block.grads[k]), t[k].grad.numpy(), rtol=1e-6, atol=1e-10)
 
 
-def test_resnet18_topology():
+@pytest.mark.parametrize("shortcut,n_shortcut_convs", [("pad", 0), ("conv", 3)])
+def test_resnet18_topology(shortcut, n_shortcut_convs):
     """Paper section 4.3: a projection to 64 channels, four stages of two blocks (64-128-256-512)."""
-    net = cwa_resnet18(in_channels=6, n_classes=10, rng=0)
+    net = cwa_resnet18(in_channels=6, n_classes=10, rng=0, shortcut=shortcut)
     convs = [(name, layer) for name, layer in net.named_layers() if isinstance(layer, ConvCWA)]
     main = [layer for name, layer in convs if "shortcut" not in name]
     assert len(main) == 1 + 8 * 2                              # the stem and two per block: 17 (+ readout = 18)
     assert [layer.out_channels for layer in main[1::4]] == [64, 128, 256, 512]
     assert sum(isinstance(layer, CWABasicBlock) for _, layer in net.named_layers()) == 8
-    assert sum("shortcut" in name for name, _ in convs) == 3
+    assert sum("shortcut" in name for name, _ in convs) == n_shortcut_convs
     assert isinstance(net[-1], Linear) and net[-1].params["W"].shape == (512, 10)
     assert not any(isinstance(layer, BatchNorm) for _, layer in net.named_layers())
     n = sum(v.size for v in net.params.values())
     assert 10.5e6 < n < 11.5e6                                  # ResNet-18's ~11 M weights
+    assert abs(float(to_numpy(main[5].params["g"]).std()) - 0.75) < 0.01     # the spread default init
 
 
 def test_resnet_smoke_forward_backward_and_a_step(rng):

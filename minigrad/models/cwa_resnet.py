@@ -22,8 +22,21 @@ A basic block, with p its input activity (N, C, H, W) in [0, 1]::
     z1  = ConvCWA_3x3(p, stride s)         in [-1, 1]        eq. 6
     p1  = R(z1)                            in [0, 1]         eq. 4
     z2  = ConvCWA_3x3(p1)                  in [-1, 1]
-    sc  = p  (same shape)  or  ConvCWA_1x1(p, stride s)  (a new shape: ResNet's projection shortcut)
+    sc  = p                                when the shape stays (identity)
+        = [p[:, :, ::s, ::s], 0]           a new shape, shortcut="pad" (default): subsample, add zero channels
+        = ConvCWA_1x1(p, stride s)         a new shape, shortcut="conv": the projection shortcut
     out = min(max(z2 + sc, 0), 1)          in [0, 1]
+
+The shortcut of a block that changes shape (the paper does not say which; our
+choice, measured). He et al. give two: "pad" (their option A, used for their
+CIFAR-10 ResNets: parameter-free, so the stem's activity always reaches the
+readout) and "conv" (option B, a 1x1 projection, here a CWA convolution, whose
+output in [-1, 1] can switch a whole stage off). On CIFAR-10 at a quarter of the
+widths (16-32-64-128, 150 Adam steps, ``scripts/cwa_deep_probe.py``), with
+"conv" the last stage fell silent for every image (lr 3e-3) or the network
+stayed at chance (lr 1e-3, also with Glorot conductances); with "pad" at lr 3e-3
+every stage stayed alive and it learned (``docs/cwa-deep-nets.md``). So "pad" is
+the default.
 
 How the residual sum is kept in range (the paper does not say; this is our
 choice). CWA's promise is that every potential lies in [-1, 1] and every
@@ -63,14 +76,17 @@ class CWABasicBlock(Layer):
         rng: numpy Generator or int seed; dtype: parameter dtype; feedback: "bp" or "fa" for
             every ConvCWA of the block; init_std: std of every ConvCWA's initial g (None: Glorot).
 
+        shortcut: for a block that changes shape, "pad" (x subsampled by s, zero channels added up
+            to F; no parameters; needs F >= C) or "conv" (ConvCWA 1x1 stride s, the projection).
+
     Sub-layers (their parameters appear as ``body.0.g``, ``body.2.g``, ``shortcut.g``):
     ``body`` = Sequential(ConvCWA 3x3 stride s, ReLU, ConvCWA 3x3), ``shortcut`` = None
-    (identity, when C == F and s == 1) or ConvCWA 1x1 stride s.
+    (identity when C == F and s == 1, or shortcut="pad") or ConvCWA 1x1 stride s.
     Shapes: x (N, C, H, W) activities in [0, 1] -> (N, F, Ho, Wo) in [0, 1].
     """
 
     def __init__(self, in_channels, channels, stride=1, rng=None, dtype=None, feedback="bp", init_std=None,
-                 shortcut="conv"):
+                 shortcut="pad"):
         super().__init__()
         if shortcut not in ("conv", "pad"):
             raise ValueError(f"CWABasicBlock: shortcut must be 'conv' or 'pad', got {shortcut!r}")
@@ -151,7 +167,7 @@ class CWABasicBlock(Layer):
 
 
 def cwa_resnet18(in_channels=6, n_classes=10, widths=RESNET18_WIDTHS, blocks=(2, 2, 2, 2), rng=None,
-                 dtype=None, feedback="bp", init_std=CWA_INIT_STD, shortcut="conv"):
+                 dtype=None, feedback="bp", init_std=CWA_INIT_STD, shortcut="pad"):
     """ResNet-18 topology with CWA convolutions and no batchnorm (section 4.2; see the module docstring).
 
     Args:
@@ -163,6 +179,8 @@ def cwa_resnet18(in_channels=6, n_classes=10, widths=RESNET18_WIDTHS, blocks=(2,
         feedback: "bp" or "fa" for every ConvCWA (the readout always uses backprop's W).
         init_std: std of every ConvCWA's initial g, default 0.75 as ``cwa_cnn`` (``CWA_INIT_STD``,
             ``docs/cwa-deep-nets.md``); None gives the paper's Glorot initialisation.
+        shortcut: "pad" (default) or "conv", for the three blocks that change shape (see the module
+            docstring).
     Returns:
         Sequential(ConvCWA stem, ReLU, the blocks..., GlobalAvgPool2d, Linear): x (N, in_channels, H, W)
         activities in [0, 1] -> scores (N, n_classes).
