@@ -177,7 +177,7 @@ def cwa_resnet18(in_channels=6, n_classes=10, widths=RESNET18_WIDTHS, blocks=(2,
         blocks: basic blocks per stage; paper (2, 2, 2, 2).
         rng: numpy Generator or int seed; dtype: parameter dtype.
         feedback: "bp" or "fa" for every ConvCWA (the readout always uses backprop's W).
-        init_std: std of every ConvCWA's initial g, default 0.75 as ``cwa_cnn`` (``CWA_INIT_STD``,
+        init_std: std of every ConvCWA's initial g, default 1.0 as ``cwa_cnn`` (``CWA_INIT_STD``,
             ``docs/cwa-deep-nets.md``); None gives the paper's Glorot initialisation.
         shortcut: "pad" (default) or "conv", for the three blocks that change shape (see the module
             docstring).
