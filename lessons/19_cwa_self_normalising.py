@@ -32,36 +32,37 @@ What to change (exercise)
     Raise ``LR`` to 1e-2: the affine network's ranges grow by orders of
     magnitude, CWA's stay inside [-1, 1] (its deeper layers may fall silent instead).
 
-Measured (default run of 2026-12-02, after ``cwa_mlp``'s conductances started
-spread, init_std = 0.75; seed 0, one thread on the shared 2-core machine, a few
-seconds of training when the machine was free)
+Measured (default run of 2026-12-02, with ``cwa_mlp``'s spread conductances,
+init_std = 1.0; seed 0, one thread on the shared 2-core machine, 12 s of
+training)
     Data: MNIST = the 5,000-digit subset (``<data dir>/mnist``, imported from
     /work/shared/datasets/mnist-subset): 3,000 training digits, 1,000 held out
     (500 of them are the probe batch); 3 epochs of Adam at lr 1e-3, batch 64;
     8 hidden layers of 256.
         largest |z| in any hidden layer     at init    after training
-        CWA (minigrad default)              0.507      0.538
+        CWA (minigrad default)              0.663      0.657
         CWA, e_r = -0.4 everywhere          0.415      0.415
         Affine, no BN                       2.28       7.6
         sd of z, last hidden layer / first  at init    after training
-        CWA                                 1.19       1.79
+        CWA                                 1.29       2.02
         Affine, no BN                       0.099      2.19
     - Holds (19.cwa-bounded): every CWA layer stays inside [-1, 1], before and
       after training, with no batchnorm; the affine network's scale shrinks
       ten-fold over 8 layers at initialisation (Glorot with ReLU) and grows
       with training (|z| up to 7.6 in the last layer).
-    - Trainable is another matter. Active units per CWA layer at init 47, 11,
-      21, 33, 42, 28, 48, 47%, after training 46, 11, 18, 34, 35, 33, 34, 41%:
+    - Trainable is another matter. Active units per CWA layer at init 47, 13,
+      23, 38, 50, 33, 55, 54%, after training 47, 6, 16, 24, 31, 26, 27, 36%:
       every layer stays alive, but the network learns slowly (training loss
-      2.301, 2.287, 2.258 per epoch, 15.2% validation accuracy after 141 steps;
-      the affine one: 93.4%). With the paper's Glorot conductances
-      (``init_std=None``, an earlier run) the same network had 16, 10, 3, 4, 5,
-      2, 4, 4% active at init, hidden 5-8 silent after training and chance
-      accuracy (8.1%): a layer whose conductances are all near 1 switches off
-      as a whole (``docs/cwa-deep-nets.md``). With e_r = -0.4 everywhere (and
-      Glorot, the paper's literal settings) hidden 2-8 sit at exactly -0.4 for
-      every input. Lesson 20 and ``minigrad/models/cwa_nets.py`` ("Deep CWA
-      networks") measure why.
+      2.302, 2.283, 2.214 per epoch, 16.0% validation accuracy after 141 steps;
+      the affine one: 93.4%; at init_std 0.75, the previous default, 15.2%).
+      With the paper's Glorot conductances (``init_std=None``, an earlier run)
+      the same network had 16, 10, 3, 4, 5, 2, 4, 4% active at init, hidden 5-8
+      silent after training and chance accuracy (8.1%): a layer whose
+      conductances are all near 1 switches off as a whole
+      (``docs/cwa-deep-nets.md``). With e_r = -0.4 everywhere (and Glorot, the
+      paper's literal settings) hidden 2-8 sit at exactly -0.4 for every input.
+      Lesson 20 and ``minigrad/models/cwa_nets.py`` ("Deep CWA networks")
+      measure why, and lesson 20 trains CWA at a larger lr for longer.
 
 Run:
     python lessons/19_cwa_self_normalising.py --smoke   # seconds
