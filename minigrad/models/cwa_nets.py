@@ -103,9 +103,10 @@ fastest (MNIST 61.3 / 67.1 / 57.5% validation accuracy against 0.75's 48.5 /
 spread lost CIFAR-10 layers in some seeds (1.0 in 1 of 3, 0.75 in 2), while on
 MNIST 1.0 reached 82-87% in all three. One caution: in a single 100-step run of
 the paper-size CIFAR-10 network (2000-1000-500) at 1.0 the second layer was
-down to 2% of its units active for any probe image at one point (0.75: 84%). A lower rate also keeps
-Glorot networks alive, as the paper's lr 1e-5 may have done, but learns far more
-slowly (MNIST 4 x 256 at 1e-4: loss 2.22 -> 1.91 in 1,000 steps).
+down to 2% of its units active for any probe image at one point (0.75: 84%).
+A lower rate also keeps Glorot networks alive, as the paper's lr 1e-5 may have
+done, but learns far more slowly (MNIST 4 x 256 at 1e-4: loss 2.22 -> 1.91 in
+1,000 steps).
 ``init_std=None`` restores the paper's Glorot initialisation and the failure.
 The lateral variant (kind="lateral") gets the same spread for its feed-forward g and its
 principal -> interneuron g_in (its interneuron -> principal conductances start at
