@@ -14,8 +14,9 @@ it or anything below it. Ends with the validation accuracy.
     ... --arch cnn --hidden 32 64 128 256            (cwa_cnn)
     ... --arch resnet --dataset cifar10 --hidden 16 32 64 128   (cwa_resnet18 at a quarter of its widths)
 
-Without the spread options the builders' default initialisation is used (init_std = 0.75 since
-the change this probe motivated; Glorot before it). Prints one JSON line per record and a
+Without the spread options the builders' default initialisation is used (init_std = 1.0 now;
+0.75, and 0.5 before it, in earlier rows of docs/cwa-deep-nets.md; Glorot before the change this
+probe motivated). Prints one JSON line per record and a
 summary line; ``--out FILE`` appends the summary.
 """
 import argparse
