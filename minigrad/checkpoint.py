@@ -7,8 +7,8 @@ A checkpoint is one ``.npz`` file (loaded with ``allow_pickle=False``) holding
 
 - arrays: ``param/<name>``, ``buffer/<name>`` (left out while a buffer is as
   built, e.g. a fixed feedback matrix: the fingerprint holds its hash, and the
-  resumed model must have built the same), ``best/<name>`` (the best epoch's
-  parameters; left out while the best epoch is the last one),
+  resumed model must have built the same), ``best/<name>`` and ``bestbuf/<name>`` (the best
+  epoch's parameters and changed buffers; left out while the best epoch is the last one),
   ``opt/<name>/<key>`` (optimizer state), ``rule/<i>/<key>`` (rule state);
 - ``meta``: JSON with the epoch, histories, generators, schedule, the run's
   target number of epochs, whether it ended early (the loss became NaN), and
@@ -358,6 +358,10 @@ def trainer_state(trainer):
     if not best_is_last:
         for k, v in (t.best_params or {}).items():
             arrays["best/" + k] = to_numpy(v)
+        for k, v in (t.best_buffers or {}).items():
+            host = to_numpy(v)
+            if built.get(k) != f"{tuple(v.shape)} {v.dtype} {_sha(host)}":
+                arrays["bestbuf/" + k] = host     # the best epoch's running statistics
     opt_state = {}
     for name, s in t.optimizer.state.items():
         if isinstance(s, dict):
@@ -401,13 +405,17 @@ def restore(trainer, path, arrays, meta):
         if saved is None or saved.shape != params[k].shape:
             raise CheckpointError(f"checkpoint {path} has no parameter {k!r} of shape {tuple(params[k].shape)}")
         params[k][...] = to_device(saved)
+    as_built = {k: v.copy() for k, v in buffers.items()}
     for k in buffers:
         if "buffer/" + k in arrays:
             buffers[k][...] = to_device(arrays["buffer/" + k])
     if meta.get("best_is_last"):
         t.best_params = {k: v.copy() for k, v in params.items()}
+        t.best_buffers = {k: v.copy() for k, v in buffers.items()}
     else:
         t.best_params = {k[5:]: to_device(v) for k, v in arrays.items() if k.startswith("best/")} or None
+        t.best_buffers = None if t.best_params is None else {
+            k: to_device(arrays["bestbuf/" + k]) if "bestbuf/" + k in arrays else as_built[k] for k in buffers}
     state = {}
     for k, v in arrays.items():
         if k.startswith("opt/"):

@@ -122,7 +122,8 @@ class Trainer:
     ``val_loss``, ``val_acc``, ``lr``, ``epoch_time`` (wall time of the whole epoch:
     steps, evaluation and the rules' measurements) and whatever rules add;
     ``loss_steps`` holds the loss of every step, ``best_params`` the parameters of
-    the best epoch.
+    the best epoch and ``best_buffers`` its buffers (BatchNorm's running statistics
+    belong to the weights they were gathered with).
     """
 
     def __init__(self, model, data, optimizer, loss_fn=softmax_cross_entropy, batch_size=100,
@@ -171,6 +172,7 @@ class Trainer:
         self.loss_steps = []
         self.best_score = -float("inf")
         self.best_params = None
+        self.best_buffers = None
         self.best_epoch = None
         self.grads = {}
         self.fingerprint = ckpt.fingerprint(self)      # what produced this run, before a resume changes anything
@@ -347,6 +349,7 @@ class Trainer:
         if self.best_params is None or score > self.best_score:
             self.best_score, self.best_epoch = score, self.epoch + 1
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+            self.best_buffers = {k: v.copy() for k, v in self.model.buffers.items()}
         for rule in self.rules:
             if hasattr(rule, "end_epoch"):
                 rule.end_epoch(self)
@@ -361,10 +364,16 @@ class Trainer:
             self.save_checkpoint(self.checkpoint)
 
     def restore_best(self):
-        """Copy the best epoch's parameters back into the model (in place)."""
+        """Copy the best epoch's parameters and buffers back into the model (in place).
+
+        The buffers matter for batchnorm: the best epoch's weights evaluated with the last
+        epoch's running statistics would be a model that never existed.
+        """
         if self.best_params is not None:
             for k, v in self.model.params.items():
                 v[...] = self.best_params[k]
+            for k, v in self.model.buffers.items():
+                v[...] = self.best_buffers[k]
 
     # ------------------------------------------------------------ checkpoints (see checkpoint.py)
     def state(self):

@@ -353,6 +353,23 @@ def test_checkpoints_keep_the_best_params_only_when_they_are_not_the_last(tmp_pa
         assert any(k.startswith("best/") for k in z.files)
 
 
+def test_checkpoints_keep_the_best_epochs_batchnorm_statistics(tmp_path):
+    """A resumed run restores the best epoch's running statistics with its parameters."""
+    def bn_net():
+        return nn.Sequential(nn.Linear(10, 16, rng=0), nn.BatchNorm(16, momentum=0.5), nn.ReLU(),
+                             nn.Linear(16, 3, rng=1))
+    t = run(tmp_path, model=bn_net(), opt=optim.SGD(3.0), epochs=4, batch_size=10)
+    assert t.best_epoch < 4                      # a noisy run: the best epoch is not the last
+    with np.load(tmp_path / "ck.npz") as z:
+        assert "bestbuf/1.running_mean" in z.files
+    resumed = Trainer(bn_net(), blobs(), optim.SGD(3.0), batch_size=10, epochs=4, progress=False,
+                      checkpoint=str(tmp_path / "ck.npz"), resume=True)
+    for k, v in t.best_buffers.items():
+        np.testing.assert_array_equal(to_numpy(resumed.best_buffers[k]), to_numpy(v))
+    resumed.restore_best()
+    assert resumed.evaluate(resumed.X_val, resumed.y_val)[1] == t.history["val_acc"][t.best_epoch - 1]
+
+
 def test_fixed_feedback_matrices_are_checked_not_stored(tmp_path):
     def fa(seed):
         return nn.Sequential(nn.Linear(10, 16, rng=seed, feedback="fa"), nn.BatchNorm(16), nn.ReLU(),

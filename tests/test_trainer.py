@@ -249,6 +249,33 @@ def test_best_params_and_restore():
     assert acc == max(t.history["val_acc"])
 
 
+def test_restore_best_puts_back_the_best_epochs_batchnorm_statistics():
+    """The best epoch's weights come back with the running statistics gathered with them (the last
+    epoch's statistics under the best epoch's weights would be a model that never existed): the
+    restored model's buffers are those recorded at the end of the best epoch, and evaluating it
+    gives exactly that epoch's validation accuracy. A noisy run, so the best epoch is not the last."""
+    class Record:
+        def __init__(self):
+            self.buffers = []
+
+        def end_epoch(self, trainer):
+            self.buffers.append({k: to_numpy(v).copy() for k, v in trainer.model.buffers.items()})
+
+    rec = Record()
+    model = nn.Sequential(nn.Linear(10, 16, rng=0), nn.BatchNorm(16, momentum=0.5), nn.ReLU(),
+                          nn.Linear(16, 3, rng=1))
+    t = Trainer(model, blobs(), optim.SGD(3.0), batch_size=10, epochs=4, rules=[rec], progress=False)
+    t.fit()
+    assert t.best_epoch < 4, t.history["val_acc"]
+    best = rec.buffers[t.best_epoch - 1]
+    assert not np.allclose(best["1.running_mean"], rec.buffers[-1]["1.running_mean"])
+    t.restore_best()
+    for k, v in model.buffers.items():
+        np.testing.assert_array_equal(to_numpy(v), best[k])
+    _, acc = t.evaluate(t.X_val, t.y_val)
+    assert acc == t.history["val_acc"][t.best_epoch - 1]
+
+
 def test_bad_data_is_a_clear_error():
     d = blobs()
     with pytest.raises(ValueError, match="X_tst"):
